@@ -1,0 +1,72 @@
+import { HostState, PowerState, TaskState, VmState } from '@nubo/contracts';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+@Entity({ schema: 'compute', name: 'flavors' })
+export class FlavorEntity {
+  @PrimaryColumn('text') id!: string;
+  @Column('text') name!: string;
+  @Column('int') vcpus!: number;
+  @Column('int', { name: 'ram_mb' }) ramMb!: number;
+  @Column('int', { name: 'disk_gb' }) diskGb!: number;
+  @Column('int', { name: 'ephemeral_gb', default: 0 }) ephemeralGb!: number;
+  @Column('int', { name: 'swap_mb', default: 0 }) swapMb!: number;
+  @Column('boolean', { name: 'is_public', default: true }) isPublic!: boolean;
+  @Column('text', { default: '' }) description!: string;
+  @Column('jsonb', { name: 'extra_specs', default: {} }) extraSpecs!: Record<string, string>;
+  @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
+}
+
+@Entity({ schema: 'compute', name: 'hosts' })
+export class HostEntity {
+  @PrimaryColumn('text') id!: string;
+  @Column('text') state!: HostState;
+  @Column('text') accelerator!: string;
+  @Column('int') vcpus!: number;
+  @Column('int', { name: 'ram_mb' }) ramMb!: number;
+  @Column('int', { name: 'disk_gb' }) diskGb!: number;
+  @Column('real', { name: 'cpu_allocation_ratio', default: 4 }) cpuAllocationRatio!: number;
+  @Column('real', { name: 'ram_allocation_ratio', default: 1 }) ramAllocationRatio!: number;
+  @Column('real', { name: 'disk_allocation_ratio', default: 1 }) diskAllocationRatio!: number;
+  /** Bumped by every claim: a claim made on stale data fails and retries. */
+  @Column('bigint', { default: 0 }) generation!: string;
+  @Column('text', { name: 'underlay_ip', nullable: true }) underlayIp!: string | null;
+  @Column('timestamptz', { name: 'last_heartbeat_at' }) lastHeartbeatAt!: Date;
+  @Column('timestamptz', { name: 'agent_started_at' }) agentStartedAt!: Date;
+  @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
+}
+
+@Entity({ schema: 'compute', name: 'servers' })
+export class ServerEntity {
+  @PrimaryColumn('uuid') id!: string;
+  @Column('text', { name: 'project_id' }) projectId!: string;
+  @Column('text', { name: 'user_id' }) userId!: string;
+  @Column('text') name!: string;
+  @Column('text', { name: 'flavor_id' }) flavorId!: string;
+  /** Flavor as it was at create time (Nova embeds it the same way). */
+  @Column('jsonb') flavor!: { vcpus: number; ramMb: number; diskGb: number; name: string };
+  @Column('text', { name: 'image_ref', nullable: true }) imageRef!: string | null;
+  @Column('text', { name: 'vm_state' }) vmState!: VmState;
+  @Column('text', { name: 'task_state', nullable: true }) taskState!: TaskState | null;
+  @Column('text', { name: 'power_state' }) powerState!: PowerState;
+  @Column('text', { name: 'host_id', nullable: true }) hostId!: string | null;
+  @Column('jsonb', { nullable: true }) fault!: { code: number; message: string; created: string } | null;
+  @Column('jsonb', { default: {} }) metadata!: Record<string, string>;
+  @Column('text', { name: 'request_id' }) requestId!: string;
+  @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
+  @Column('timestamptz', { name: 'updated_at', default: () => 'now()' }) updatedAt!: Date;
+  @Column('timestamptz', { name: 'launched_at', nullable: true }) launchedAt!: Date | null;
+  @Column('timestamptz', { name: 'deleted_at', nullable: true }) deletedAt!: Date | null;
+}
+
+/** What a consumer (a server; later a migration) holds on a host. */
+@Entity({ schema: 'compute', name: 'allocations' })
+export class AllocationEntity {
+  @PrimaryColumn('uuid', { name: 'consumer_id' }) consumerId!: string;
+  @PrimaryColumn('text', { name: 'host_id' }) hostId!: string;
+  @Column('int') vcpus!: number;
+  @Column('int', { name: 'ram_mb' }) ramMb!: number;
+  @Column('int', { name: 'disk_gb' }) diskGb!: number;
+  @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
+}
+
+export const computeEntities = [FlavorEntity, HostEntity, ServerEntity, AllocationEntity];

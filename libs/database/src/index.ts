@@ -1,0 +1,5 @@
+export * from './data-source';
+export * from './identity/identity.entities';
+export * from './compute/compute.entities';
+export * from './network/network.entities';
+export * from './image/image.entities';

@@ -1,0 +1,3 @@
+export * from './nats-options';
+export * from './rpc-client';
+export * from './rpc-server';

@@ -1,0 +1,3 @@
+export * from './qmp-client';
+export * from './qmp-errors';
+export * from './qmp-messages';
