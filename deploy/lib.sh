@@ -48,6 +48,7 @@ ensure_node_modules() {
 }
 
 ensure_build() {
+  [ -n "${NUBO_SKIP_BUILD:-}" ] && return 0
   log "building (tsc)"
   (cd "$NUBO_ROOT" && npm run --silent build)
 }

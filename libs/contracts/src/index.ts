@@ -5,3 +5,5 @@ export * from './compute.contract';
 export * from './host.contract';
 export * from './jobs.contract';
 export * from './health.contract';
+export * from './image.contract';
+export * from './network.contract';

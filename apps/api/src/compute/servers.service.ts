@@ -1,0 +1,146 @@
+/**
+ * Servers, API side: validate, persist, enqueue. The workflow (placement, spawn) runs in the
+ * scheduler; this side only writes the request and a compare-and-set on task_state.
+ */
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  ConflictError,
+  ImageOps,
+  NotFoundError,
+  PowerState,
+  TaskState,
+  TimeoutError,
+  ValidationError,
+  VmState,
+  jobId,
+  subjects,
+} from '@nubo/contracts';
+import { FlavorEntity, ServerEntity } from '@nubo/database';
+import { JobQueue } from '@nubo/jobs';
+import { RpcClient } from '@nubo/messaging';
+import { randomUUID } from 'node:crypto';
+import { DataSource, IsNull } from 'typeorm';
+import { AuthContext } from '../common/auth-context';
+import {
+  isUuid,
+  onlyKeys,
+  optionalInt,
+  optionalString,
+  optionalStringMap,
+  requireObject,
+  requireString,
+  requireStringOrInt,
+} from '../common/validation';
+
+const CREATE_KEYS = ['name', 'flavorRef', 'imageRef', 'metadata', 'networks', 'min_count', 'max_count',
+  'OS-DCF:diskConfig', 'availability_zone', 'security_groups', 'key_name', 'description', 'adminPass', 'accessIPv4', 'accessIPv6'];
+
+export interface CreateServerRequest {
+  name: string;
+  flavorRef: string;
+  imageRef?: string;
+  metadata: Record<string, string>;
+}
+
+@Injectable()
+export class ServersService {
+  private readonly logger = new Logger(ServersService.name);
+
+  constructor(
+    @Inject(DataSource) private readonly db: DataSource,
+    @Inject(JobQueue) private readonly jobs: JobQueue,
+    @Inject(RpcClient) private readonly rpc: RpcClient,
+  ) {}
+
+  parseCreate(body: unknown): CreateServerRequest {
+    const server = requireObject(requireObject(body, 'body').server, 'server');
+    onlyKeys(server, 'server', CREATE_KEYS);
+    const name = requireString(server, 'name', { min: 1, max: 255 });
+    const flavorRef = requireStringOrInt(server, 'flavorRef');
+    const imageRef = optionalString(server, 'imageRef', { max: 255 });
+    const metadata = optionalStringMap(server, 'metadata', { maxKey: 255, maxValue: 255 }) ?? {};
+    const minCount = optionalInt(server, 'min_count', { min: 1 }) ?? 1;
+    const maxCount = optionalInt(server, 'max_count', { min: 1 }) ?? minCount;
+    if (minCount !== 1 || maxCount !== 1) {
+      throw new ValidationError('Invalid input for field/attribute max_count. Nubo creates one server per request.', 'max_count');
+    }
+    const networks = server.networks;
+    if (networks !== undefined && networks !== 'none' && networks !== 'auto') {
+      throw new ValidationError('Invalid input for field/attribute networks. Only "auto" and "none" are supported until tenant networks land.', 'networks');
+    }
+    if (imageRef !== undefined && !isUuid(imageRef.split('/').pop()!)) {
+      throw new ValidationError(`Invalid imageRef provided.`, 'imageRef');
+    }
+    return { name, flavorRef, imageRef: imageRef?.split('/').pop(), metadata };
+  }
+
+  async create(request: CreateServerRequest, auth: AuthContext, requestId: string): Promise<ServerEntity> {
+    const flavor = await this.db.getRepository(FlavorEntity).findOneBy({ id: request.flavorRef });
+    // Nova answers an unknown flavor on create with 400, naming it.
+    if (!flavor) throw new ValidationError(`Flavor ${request.flavorRef} could not be found.`, 'flavorRef');
+    if (request.imageRef) await this.checkImage(request.imageRef, auth, requestId);
+
+    const server = this.db.getRepository(ServerEntity).create({
+      id: randomUUID(),
+      projectId: auth.projectId,
+      userId: auth.userId,
+      name: request.name,
+      flavorId: flavor.id,
+      flavor: { vcpus: flavor.vcpus, ramMb: flavor.ramMb, diskGb: flavor.diskGb, name: flavor.name },
+      imageRef: request.imageRef ?? null,
+      vmState: VmState.Building,
+      taskState: TaskState.Scheduling,
+      powerState: PowerState.NoState,
+      hostId: null,
+      fault: null,
+      metadata: request.metadata,
+      requestId,
+      launchedAt: null,
+      deletedAt: null,
+    });
+    await this.db.getRepository(ServerEntity).insert(server);
+    try {
+      await this.jobs.enqueue('server.create', { serverId: server.id, requestId }, { jobId: jobId('server.create', server.id) });
+    } catch (error) {
+      // Not queued means not accepted: take the row back so nothing is half-created.
+      await this.db.getRepository(ServerEntity).delete({ id: server.id });
+      this.logger.error(`could not enqueue server.create for ${server.id}: ${(error as Error).message}`);
+      throw new TimeoutError('The job queue is unavailable; nothing was created. Try again.');
+    }
+    return (await this.db.getRepository(ServerEntity).findOneBy({ id: server.id }))!;
+  }
+
+  list(auth: AuthContext, o: { allTenants: boolean }): Promise<ServerEntity[]> {
+    const where = o.allTenants && auth.isAdmin ? { deletedAt: IsNull() } : { projectId: auth.projectId, deletedAt: IsNull() };
+    return this.db.getRepository(ServerEntity).find({ where, order: { createdAt: 'DESC', id: 'ASC' } });
+  }
+
+  /** Another project's server is NotFound, exactly like a server that never existed. */
+  async get(id: string, auth: AuthContext): Promise<ServerEntity> {
+    const server = isUuid(id) ? await this.db.getRepository(ServerEntity).findOneBy({ id, deletedAt: IsNull() }) : null;
+    if (!server || (server.projectId !== auth.projectId && !auth.isAdmin)) {
+      throw new NotFoundError(`Instance ${id} could not be found.`);
+    }
+    return server;
+  }
+
+  /** Delete wins over any operation in flight; repeating it is harmless. */
+  async delete(id: string, auth: AuthContext, requestId: string): Promise<void> {
+    const server = await this.get(id, auth);
+    await this.db.query(
+      `UPDATE compute.servers SET task_state = $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL`,
+      [server.id, TaskState.Deleting],
+    );
+    await this.jobs.enqueue('server.delete', { serverId: server.id, requestId }, { jobId: jobId('server.delete', server.id) });
+  }
+
+  private async checkImage(imageId: string, auth: AuthContext, requestId: string): Promise<void> {
+    try {
+      const image = await this.rpc.call(subjects.service('image', ImageOps.get.op), ImageOps.get, { imageId, projectId: auth.projectId }, { requestId });
+      if (image.status !== 'active') throw new ConflictError(`Image ${imageId} is not active.`);
+    } catch (error) {
+      if (error instanceof NotFoundError) throw new ValidationError(`Image ${imageId} could not be found.`, 'imageRef');
+      throw error;
+    }
+  }
+}

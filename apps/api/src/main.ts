@@ -1,0 +1,25 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { logLevels } from '@nubo/config';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { json } from 'express';
+import { ApiModule } from './api.module';
+import { malformedBodyHandler } from './common/malformed-body.handler';
+import { loadApiConfig } from './config';
+
+async function bootstrap(): Promise<void> {
+  const config = loadApiConfig();
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.register(config), {
+    logger: logLevels(config.NUBO_LOG_LEVEL),
+    bodyParser: false,
+  });
+  // Our own JSON parser, so a malformed body becomes a ValidationError naming the body.
+  app.use(json({ limit: '1mb', type: (req) => /json/i.test(String(req.headers['content-type'] ?? 'application/json')) }), malformedBodyHandler);
+  app.enableShutdownHooks();
+  await app.listen(config.NUBO_API_PORT, config.NUBO_API_HOST);
+}
+
+void bootstrap().catch((error: Error) => {
+  process.stderr.write(`api: ${error.stack ?? error.message}\n`);
+  process.exit(1);
+});

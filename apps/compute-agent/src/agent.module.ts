@@ -1,0 +1,69 @@
+/**
+ * The agent's Nest module. Everything is built from the validated config by factories (no
+ * process.env below main.ts); AgentRuntime owns the boot order.
+ */
+import { DynamicModule, Module } from '@nestjs/common';
+import { RpcClient, RpcServer } from '@nubo/messaging';
+import { AgentRuntime } from './agent/agent-runtime';
+import { AgentService } from './agent/agent.service';
+import { HostReporterService } from './agent/host-reporter.service';
+import { AgentConfig } from './config';
+import { createDriver } from './hypervisor/driver-factory';
+import { HypervisorDriver } from './hypervisor/hypervisor-driver';
+
+export const AGENT_CONFIG = Symbol('AGENT_CONFIG');
+export const HYPERVISOR_DRIVER = Symbol('HYPERVISOR_DRIVER');
+
+@Module({})
+export class AgentModule {
+  static forRoot(options: { config: AgentConfig; rpcServer: RpcServer }): DynamicModule {
+    const { config, rpcServer } = options;
+    const hostId = config.NUBO_HOST_ID;
+    return {
+      module: AgentModule,
+      providers: [
+        { provide: AGENT_CONFIG, useValue: config },
+        { provide: RpcServer, useValue: rpcServer },
+        {
+          provide: RpcClient,
+          useFactory: () => new RpcClient({ url: config.NUBO_NATS_URL, name: `nubo-agent-${hostId}-events` }),
+        },
+        {
+          provide: HYPERVISOR_DRIVER,
+          useFactory: (): HypervisorDriver =>
+            createDriver({
+              driver: config.NUBO_AGENT_DRIVER,
+              stateDir: config.NUBO_AGENT_STATE_DIR,
+              accel: config.NUBO_AGENT_ACCEL,
+              netns: config.NUBO_AGENT_NETNS,
+              qemuBinary: config.NUBO_AGENT_QEMU_BINARY,
+            }),
+        },
+        {
+          provide: AgentService,
+          useFactory: (driver: HypervisorDriver) => new AgentService({ hostId, driver }),
+          inject: [HYPERVISOR_DRIVER],
+        },
+        {
+          provide: HostReporterService,
+          useFactory: (driver: HypervisorDriver, publisher: RpcClient) =>
+            new HostReporterService({
+              hostId,
+              driver,
+              publisher,
+              capacity: config.capacity,
+              underlayIp: config.NUBO_AGENT_UNDERLAY_IP,
+              heartbeatMs: config.NUBO_AGENT_HEARTBEAT_MS,
+            }),
+          inject: [HYPERVISOR_DRIVER, RpcClient],
+        },
+        {
+          provide: AgentRuntime,
+          useFactory: (...deps: [HypervisorDriver, RpcServer, RpcClient, AgentService, HostReporterService]) =>
+            new AgentRuntime(config, ...deps),
+          inject: [HYPERVISOR_DRIVER, RpcServer, RpcClient, AgentService, HostReporterService],
+        },
+      ],
+    };
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The agent's RPC operations (agent.<hostId>.server.*). Every command carries a deadline: core
+ * NATS may deliver a buffered request after a reconnect and BullMQ re-runs stalled jobs, so a
+ * command past its deadline is refused rather than acted on late. Mutations of one server run
+ * one at a time, in arrival order.
+ */
+import { Logger } from '@nestjs/common';
+import {
+  AgentCommand,
+  AgentOps,
+  DestroyReply,
+  InstanceStatus,
+  ServerRef,
+  SpawnRequest,
+  ValidationError,
+  subjects,
+} from '@nubo/contracts';
+import { HandlerContext, RpcServer } from '@nubo/messaging';
+import { HypervisorDriver } from '../hypervisor/hypervisor-driver';
+import { assertServerId, validateInstanceSpec } from '../hypervisor/instance-spec';
+import { KeyedMutex } from './keyed-mutex';
+
+/** The part of RpcServer the service needs; tests pass a map of handlers instead. */
+export type RpcRegistrar = Pick<RpcServer, 'handle'>;
+
+export interface AgentServiceOptions {
+  hostId: string;
+  driver: HypervisorDriver;
+  /** Epoch milliseconds; injectable for tests. */
+  now?: () => number;
+}
+
+export class AgentService {
+  private readonly logger = new Logger(AgentService.name);
+  private readonly locks = new KeyedMutex();
+  private readonly hostId: string;
+  private readonly driver: HypervisorDriver;
+  private readonly now: () => number;
+
+  constructor(options: AgentServiceOptions) {
+    this.hostId = options.hostId;
+    this.driver = options.driver;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Registers every agent operation on this host's subjects. */
+  register(server: RpcRegistrar): string[] {
+    const on = (op: string) => subjects.agent(this.hostId, op);
+    server.handle(on(AgentOps.spawn.op), AgentOps.spawn, (req, ctx) => this.spawn(req, ctx));
+    server.handle(on(AgentOps.destroy.op), AgentOps.destroy, (req, ctx) => this.destroy(req, ctx));
+    server.handle(on(AgentOps.status.op), AgentOps.status, (req, ctx) => this.status(req, ctx));
+    server.handle(on(AgentOps.list.op), AgentOps.list, (req, ctx) => this.list(req, ctx));
+    return [AgentOps.spawn, AgentOps.destroy, AgentOps.status, AgentOps.list].map((c) => on(c.op));
+  }
+
+  async spawn(request: SpawnRequest, ctx: HandlerContext): Promise<InstanceStatus> {
+    this.assertFresh(request, 'spawn', ctx);
+    const spec = validateInstanceSpec(request.spec);
+    return this.serialized('spawn', spec.serverId, request, ctx, () => this.driver.spawn(spec));
+  }
+
+  async destroy(request: ServerRef, ctx: HandlerContext): Promise<DestroyReply> {
+    this.assertFresh(request, 'destroy', ctx);
+    const serverId = assertServerId(request.serverId);
+    const destroyed = await this.serialized('destroy', serverId, request, ctx, () => this.driver.destroy(serverId));
+    return { serverId, destroyed };
+  }
+
+  /** Reads are not serialized: a status must answer while a long spawn of the server runs. */
+  async status(request: ServerRef, ctx: HandlerContext): Promise<InstanceStatus> {
+    this.assertFresh(request, 'status', ctx);
+    return this.driver.status(assertServerId(request.serverId));
+  }
+
+  async list(request: AgentCommand, ctx: HandlerContext): Promise<{ instances: InstanceStatus[] }> {
+    this.assertFresh(request, 'list', ctx);
+    return { instances: await this.driver.list() };
+  }
+
+  private serialized<T>(op: string, serverId: string, request: AgentCommand, ctx: HandlerContext, task: () => Promise<T>): Promise<T> {
+    return this.locks.run(serverId, async () => {
+      // The command may have waited behind a long operation on the same server.
+      this.assertFresh(request, op, ctx);
+      const ids = `serverId=${serverId} opId=${request.opId} requestId=${ctx.requestId}`;
+      this.logger.log(`${op} ${ids}`);
+      try {
+        return await task();
+      } catch (error) {
+        // The caller gets the error; this line is the host's own record of it.
+        this.logger.warn(`${op} failed ${ids}: ${(error as Error).message}`);
+        throw error;
+      }
+    });
+  }
+
+  private assertFresh(request: AgentCommand | undefined, op: string, ctx: HandlerContext): void {
+    const deadline = request?.deadline;
+    if (typeof deadline !== 'number' || !Number.isFinite(deadline)) {
+      throw new ValidationError('deadline (epoch ms) is required', 'deadline');
+    }
+    if (this.now() > deadline) {
+      this.logger.warn(`refusing stale ${op} opId=${request?.opId} requestId=${ctx.requestId}: deadline passed`);
+      throw new ValidationError('stale command: deadline passed', 'deadline');
+    }
+  }
+}

@@ -1,0 +1,74 @@
+import { Logger } from '@nestjs/common';
+import { HeartbeatEvent, PowerState, ServerStateEvent } from '@nubo/contracts';
+import { FakeDriver } from '../hypervisor/fake/fake.driver';
+import { EventPublisher, HostReporterService } from './host-reporter.service';
+
+const id = '5a1c2e3f-4b5d-4e6f-8a7b-9c0d1e2f3a4b';
+const capacity = { vcpus: 8, ramMb: 16384, diskGb: 100 };
+
+function recorder() {
+  const sent: Array<{ subject: string; payload: unknown; requestId: string }> = [];
+  const publisher: EventPublisher = {
+    emit: (subject, _contract, payload, ctx) => void sent.push({ subject, payload, requestId: ctx.requestId }),
+  };
+  return { sent, publisher };
+}
+
+describe(HostReporterService.name, () => {
+  beforeAll(() => Logger.overrideLogger(['error']));
+
+  describe('heartbeat', () => {
+    it('describes the host: capacity, accelerator, underlay, instances with power states', async () => {
+      const driver = new FakeDriver({ accelerator: 'tcg' });
+      await driver.spawn({ serverId: id, vcpus: 1, ramMb: 64, diskGb: 0 });
+      const startedAt = new Date('2026-01-01T00:00:00Z');
+      const reporter = new HostReporterService({
+        hostId: 'h1', driver, publisher: recorder().publisher, capacity, underlayIp: '10.77.0.11', heartbeatMs: 1000, agentStartedAt: startedAt,
+      });
+      const beat = await reporter.heartbeat();
+      expect(beat).toEqual<HeartbeatEvent>({
+        hostId: 'h1',
+        agentStartedAt: '2026-01-01T00:00:00.000Z',
+        sentAt: expect.any(String),
+        accelerator: 'tcg',
+        underlayIp: '10.77.0.11',
+        capacity,
+        instances: [{ serverId: id, powerState: PowerState.Running }],
+      });
+    });
+  });
+
+  describe('startHeartbeat', () => {
+    it('publishes on host.<hostId>.heartbeat at once and then every interval, until stopped', async () => {
+      const { sent, publisher } = recorder();
+      const reporter = new HostReporterService({ hostId: 'h1', driver: new FakeDriver(), publisher, capacity, heartbeatMs: 100 });
+      reporter.startHeartbeat();
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      reporter.stop();
+      const count = sent.length;
+      expect(count).toBeGreaterThanOrEqual(2);
+      expect(sent.every((s) => s.subject === 'host.h1.heartbeat')).toBe(true);
+      expect((sent[0].payload as HeartbeatEvent).underlayIp).toBeNull();
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(sent.length).toBe(count);
+    });
+  });
+
+  describe('watchPowerStates', () => {
+    it('publishes each driver power-state change on server.<id>.state', async () => {
+      const { sent, publisher } = recorder();
+      const driver = new FakeDriver();
+      const reporter = new HostReporterService({ hostId: 'h1', driver, publisher, capacity, heartbeatMs: 1000 });
+      reporter.watchPowerStates();
+      await driver.spawn({ serverId: id, vcpus: 1, ramMb: 64, diskGb: 0 });
+      driver.simulate(id, PowerState.Shutdown, 'SHUTDOWN:guest-shutdown');
+      reporter.stop();
+      driver.simulate(id, PowerState.Running, 'RESUME');
+      expect(sent.map((s) => s.subject)).toEqual([`server.${id}.state`, `server.${id}.state`]);
+      expect(sent.map((s) => s.payload)).toEqual<ServerStateEvent[]>([
+        { serverId: id, hostId: 'h1', powerState: PowerState.Running, reason: 'spawned', at: expect.any(String) },
+        { serverId: id, hostId: 'h1', powerState: PowerState.Shutdown, reason: 'SHUTDOWN:guest-shutdown', at: expect.any(String) },
+      ]);
+    });
+  });
+});

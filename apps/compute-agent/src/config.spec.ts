@@ -1,0 +1,55 @@
+import { ConfigError } from '@nubo/config';
+import { loadAgentConfig } from './config';
+
+const base = { NUBO_NATS_URL: 'nats://127.0.0.1:4222', NUBO_HOST_ID: 'h1', NUBO_AGENT_STATE_DIR: '/var/lib/nubo/h1' };
+
+function problems(env: Record<string, string>): string {
+  try {
+    loadAgentConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.join('\n');
+    throw error;
+  }
+  return '';
+}
+
+describe('loadAgentConfig', () => {
+  it('applies defaults, with capacity from the host', () => {
+    const config = loadAgentConfig(base);
+    expect(config).toMatchObject({
+      NUBO_HOST_ID: 'h1',
+      NUBO_AGENT_ACCEL: 'auto',
+      NUBO_AGENT_DRIVER: 'qemu',
+      NUBO_AGENT_HEARTBEAT_MS: 1000,
+      NUBO_AGENT_NETNS: undefined,
+      NUBO_AGENT_HEALTH_PORT: undefined,
+    });
+    expect(config.capacity.vcpus).toBeGreaterThan(0);
+    expect(config.capacity.ramMb).toBeGreaterThan(0);
+    expect(config.capacity.diskGb).toBeGreaterThanOrEqual(0);
+  });
+
+  it('takes capacity from the environment when set', () => {
+    const config = loadAgentConfig({ ...base, NUBO_AGENT_VCPUS: '4', NUBO_AGENT_RAM_MB: '8192', NUBO_AGENT_DISK_GB: '50' });
+    expect(config.capacity).toEqual({ vcpus: 4, ramMb: 8192, diskGb: 50 });
+  });
+
+  it('requires a host id and a state dir', () => {
+    const text = problems({ NUBO_NATS_URL: base.NUBO_NATS_URL });
+    expect(text).toMatch(/NUBO_HOST_ID is required/);
+    expect(text).toMatch(/NUBO_AGENT_STATE_DIR is required/);
+  });
+
+  it.each([
+    [{ NUBO_HOST_ID: 'h1.evil' }, /NUBO_HOST_ID must match/],
+    [{ NUBO_AGENT_ACCEL: 'xen' }, /NUBO_AGENT_ACCEL must be one of auto, kvm, tcg/],
+    [{ NUBO_AGENT_DRIVER: 'libvirt' }, /NUBO_AGENT_DRIVER must be one of qemu, fake/],
+    [{ NUBO_AGENT_HEALTH_PORT: '70000' }, /NUBO_AGENT_HEALTH_PORT must be <= 65535/],
+    [{ NUBO_AGENT_STATE_DIR: 'relative/dir' }, /NUBO_AGENT_STATE_DIR must be an absolute path/],
+    [{ NUBO_AGENT_STATE_DIR: `/${'x'.repeat(80)}` }, /NUBO_AGENT_STATE_DIR must be at most \d+ bytes/],
+    [{ NUBO_AGENT_NETNS: 'ns with space' }, /NUBO_AGENT_NETNS must be a namespace name/],
+    [{ NUBO_AGENT_UNDERLAY_IP: '10.77.0.300' }, /NUBO_AGENT_UNDERLAY_IP must be an IPv4 or IPv6 address/],
+  ])('rejects %j', (override, message) => {
+    expect(problems({ ...base, ...override })).toMatch(message);
+  });
+});

@@ -1,0 +1,92 @@
+/**
+ * The agent's configuration, read once at boot. The agent talks to NATS only: it has no database
+ * or Redis settings, on purpose.
+ */
+import { ConfigError, ConfigOf, env, loadConfig, natsOnlySchema } from '@nubo/config';
+import { isIP } from 'node:net';
+import { cpus, totalmem } from 'node:os';
+import { isAbsolute } from 'node:path';
+import { statfsSync } from 'node:fs';
+import { HostCapacity } from '@nubo/contracts';
+import { maxStateDirLength } from './hypervisor/qemu/qemu-argv';
+
+/** An optional integer whose default is computed after loading (it depends on the host). */
+const optionalInt = (o: { min: number; max?: number }) => ({
+  parse(raw: string | undefined, name: string): number | undefined {
+    if (raw === undefined || raw === '') return undefined;
+    return env.int(o).parse(raw, name);
+  },
+});
+
+export const agentSchema = {
+  ...natsOnlySchema,
+  /** Becomes a NATS subject token and part of namespace names. */
+  NUBO_HOST_ID: env.string({ pattern: /^[A-Za-z0-9_-]{1,64}$/ }),
+  NUBO_AGENT_STATE_DIR: env.string(),
+  /** Network namespace that holds this host's data plane (the all-in-one cloud: nubo-h1, ...). */
+  NUBO_AGENT_NETNS: env.optionalString(),
+  NUBO_AGENT_ACCEL: env.oneOf(['auto', 'kvm', 'tcg'] as const, { default: 'auto' }),
+  NUBO_AGENT_DRIVER: env.oneOf(['qemu', 'fake'] as const, { default: 'qemu' }),
+  NUBO_AGENT_QEMU_BINARY: env.string({ default: 'qemu-system-x86_64' }),
+  NUBO_AGENT_HEARTBEAT_MS: env.int({ default: 1_000, min: 100 }),
+  NUBO_AGENT_VCPUS: optionalInt({ min: 1 }),
+  NUBO_AGENT_RAM_MB: optionalInt({ min: 1 }),
+  NUBO_AGENT_DISK_GB: optionalInt({ min: 0 }),
+  NUBO_AGENT_UNDERLAY_IP: env.optionalString(),
+  NUBO_AGENT_HEALTH_PORT: optionalInt({ min: 1, max: 65535 }),
+};
+
+export interface AgentConfig extends ConfigOf<typeof agentSchema> {
+  capacity: HostCapacity;
+}
+
+/** Loads and cross-checks the agent's settings; throws ConfigError listing every problem. */
+export function loadAgentConfig(source: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const raw = loadConfig(agentSchema, source);
+  const problems: string[] = [];
+  const maxDir = maxStateDirLength();
+  if (!isAbsolute(raw.NUBO_AGENT_STATE_DIR) || /[\u0000-\u001f\u007f]/.test(raw.NUBO_AGENT_STATE_DIR)) {
+    problems.push('NUBO_AGENT_STATE_DIR must be an absolute path without control characters');
+  }
+  if (Buffer.byteLength(raw.NUBO_AGENT_STATE_DIR) > maxDir) {
+    problems.push(`NUBO_AGENT_STATE_DIR must be at most ${maxDir} bytes (QMP sockets live under it)`);
+  }
+  if (raw.NUBO_AGENT_NETNS !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(raw.NUBO_AGENT_NETNS)) {
+    problems.push('NUBO_AGENT_NETNS must be a namespace name ([A-Za-z0-9_.-], at most 64)');
+  }
+  if (raw.NUBO_AGENT_UNDERLAY_IP !== undefined && !isIP(raw.NUBO_AGENT_UNDERLAY_IP)) {
+    problems.push('NUBO_AGENT_UNDERLAY_IP must be an IPv4 or IPv6 address');
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    ...raw,
+    capacity: {
+      vcpus: raw.NUBO_AGENT_VCPUS ?? cpus().length,
+      ramMb: raw.NUBO_AGENT_RAM_MB ?? Math.floor(totalmem() / 2 ** 20),
+      diskGb: raw.NUBO_AGENT_DISK_GB ?? freeDiskGb(raw.NUBO_AGENT_STATE_DIR),
+    },
+  };
+}
+
+/** For main.ts: print every problem and exit 78 (EX_CONFIG), like loadConfigOrExit. */
+export function loadAgentConfigOrExit(): AgentConfig {
+  try {
+    return loadAgentConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`compute-agent: ${error.message}\n`);
+    process.exit(78);
+  }
+}
+
+/** Free space where instances live, or at the nearest existing parent before the dir exists. */
+function freeDiskGb(dir: string): number {
+  for (let path = dir; ; path = path.slice(0, Math.max(path.lastIndexOf('/'), 1))) {
+    try {
+      const stats = statfsSync(path);
+      return Math.floor((stats.bavail * stats.bsize) / 2 ** 30);
+    } catch {
+      if (path === '/') return 0;
+    }
+  }
+}

@@ -1,0 +1,24 @@
+/** Picks the hypervisor driver from configuration. */
+import { Accelerator, HypervisorDriver } from './hypervisor-driver';
+import { FakeDriver } from './fake/fake.driver';
+import { AcceleratorMode, resolveAccelerator } from './qemu/accelerator';
+import { QemuDriver } from './qemu/qemu.driver';
+
+export interface DriverSettings {
+  driver: 'qemu' | 'fake';
+  stateDir: string;
+  accel: AcceleratorMode;
+  netns?: string;
+  qemuBinary: string;
+}
+
+export function createDriver(settings: DriverSettings): HypervisorDriver {
+  const accelerator: Accelerator = resolveAccelerator(settings.accel);
+  if (settings.driver === 'fake') return new FakeDriver({ accelerator });
+  return new QemuDriver({
+    stateDir: settings.stateDir,
+    accelerator,
+    netns: settings.netns,
+    qemuBinary: settings.qemuBinary,
+  });
+}

@@ -1,0 +1,108 @@
+/**
+ * The agent's QMP monitor of one QEMU: connects (waiting for QEMU to come up), and turns QMP
+ * events and the connection's end into power states. Wire format lives in @nubo/qmp.
+ */
+import { Logger } from '@nestjs/common';
+import { PowerState } from '@nubo/contracts';
+import { QmpClient, QmpEvent, QmpStatus } from '@nubo/qmp';
+import { EventEmitter } from 'node:events';
+import { QemuExit, sleep } from './qemu-process';
+
+/** QMP RunState -> power state. Anything not listed is a transitional, paused-like state. */
+const POWER_STATE_OF_RUN_STATE: Record<string, PowerState> = {
+  running: PowerState.Running,
+  shutdown: PowerState.Shutdown,
+  'guest-panicked': PowerState.Crashed,
+  'internal-error': PowerState.Crashed,
+};
+
+export function powerStateOf(status: QmpStatus | string): PowerState {
+  const runState = typeof status === 'string' ? status : status.status;
+  return POWER_STATE_OF_RUN_STATE[runState] ?? PowerState.Paused;
+}
+
+/** QMP events that change (or reassert) the power state, with the run state they imply. */
+const STATE_OF_EVENT: Record<string, { powerState: PowerState; runState?: string }> = {
+  SHUTDOWN: { powerState: PowerState.Shutdown, runState: 'shutdown' },
+  STOP: { powerState: PowerState.Paused, runState: 'paused' },
+  RESUME: { powerState: PowerState.Running, runState: 'running' },
+  RESET: { powerState: PowerState.Running },
+  GUEST_PANICKED: { powerState: PowerState.Crashed, runState: 'guest-panicked' },
+};
+
+export interface MonitorEvents {
+  power: [{ powerState: PowerState; reason: string; runState?: string }];
+  /** The QMP connection ended (QEMU exited, or closed the socket). */
+  closed: [];
+}
+
+export interface MonitorConnectOptions {
+  timeoutMs: number;
+  /** While starting QEMU: give up as soon as the process has exited. */
+  exited?: () => QemuExit | undefined;
+}
+
+export class QemuMonitor extends EventEmitter<MonitorEvents> {
+  private readonly logger = new Logger(QemuMonitor.name);
+
+  private constructor(
+    private readonly client: QmpClient,
+    readonly serverId: string,
+  ) {
+    super();
+    client.on('event', (event) => this.onEvent(event));
+    client.once('close', () => this.emit('closed'));
+  }
+
+  /** Retries until QEMU's monitor answers, the process exits, or time runs out. */
+  static async connect(path: string, serverId: string, options: MonitorConnectOptions): Promise<QemuMonitor> {
+    const logger = new Logger(QemuMonitor.name);
+    const deadline = Date.now() + options.timeoutMs;
+    let lastError: Error | undefined;
+    for (;;) {
+      const exit = options.exited?.();
+      if (exit) throw new Error(`QEMU exited (code ${exit.code}, signal ${exit.signal}) before its monitor answered`);
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new Error(`QMP did not answer within ${options.timeoutMs} ms: ${lastError?.message}`);
+      try {
+        const client = await QmpClient.connect(path, {
+          timeoutMs: Math.min(remaining, 5_000),
+          commandTimeoutMs: 10_000,
+          trace: (direction, line) => logger.debug(`qmp ${serverId} ${direction} ${line}`),
+        });
+        return new QemuMonitor(client, serverId);
+      } catch (error) {
+        lastError = error as Error;
+        await sleep(50);
+      }
+    }
+  }
+
+  get isConnected(): boolean {
+    return this.client.isConnected;
+  }
+
+  queryStatus(timeoutMs = 5_000): Promise<QmpStatus> {
+    return this.client.queryStatus({ timeoutMs });
+  }
+
+  /** Asks QEMU to exit. QEMU may close the socket before it answers: that counts as success. */
+  async quit(timeoutMs = 2_000): Promise<void> {
+    try {
+      await this.client.execute('quit', undefined, { timeoutMs });
+    } catch (error) {
+      this.logger.debug(`quit ${this.serverId}: ${(error as Error).message}`);
+    }
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private onEvent(event: QmpEvent): void {
+    const state = STATE_OF_EVENT[event.event];
+    if (!state) return;
+    const detail = typeof event.data?.reason === 'string' ? `:${event.data.reason}` : '';
+    this.emit('power', { ...state, reason: `${event.event}${detail}` });
+  }
+}

@@ -1,0 +1,13 @@
+import { env, infraSchema, loadConfigOrExit } from '@nubo/config';
+
+export const schedulerSchema = {
+  ...infraSchema,
+  /** A host silent this long is marked down. */
+  NUBO_HOST_DOWN_AFTER_MS: env.int({ default: 10_000, min: 1_000 }),
+  NUBO_SCHEDULER_CONCURRENCY: env.int({ default: 16, min: 1, max: 256 }),
+  NUBO_HEALTH_PORT: env.port({ default: 8781 }),
+};
+
+export type SchedulerConfig = ReturnType<typeof loadSchedulerConfig>;
+export const loadSchedulerConfig = () => loadConfigOrExit(schedulerSchema, 'scheduler');
+export const SCHEDULER_CONFIG = Symbol('SCHEDULER_CONFIG');

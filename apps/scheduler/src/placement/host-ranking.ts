@@ -1,0 +1,50 @@
+/**
+ * Which hosts can take a request, best first. Pure: the claim transaction feeds it fresh rows.
+ * Issue #6 replaces this with one filter and one weigher a file; the walking skeleton needs
+ * capacity filters and "most free RAM first".
+ */
+export interface HostUsage {
+  id: string;
+  generation: string;
+  vcpus: number;
+  ramMb: number;
+  diskGb: number;
+  cpuAllocationRatio: number;
+  ramAllocationRatio: number;
+  diskAllocationRatio: number;
+  usedVcpus: number;
+  usedRamMb: number;
+  usedDiskGb: number;
+}
+
+export interface ResourceRequest {
+  vcpus: number;
+  ramMb: number;
+  diskGb: number;
+}
+
+export interface RankedHost extends HostUsage {
+  freeRamMb: number;
+}
+
+export function freeOf(h: HostUsage) {
+  return {
+    vcpus: Math.floor(h.vcpus * h.cpuAllocationRatio) - h.usedVcpus,
+    ramMb: Math.floor(h.ramMb * h.ramAllocationRatio) - h.usedRamMb,
+    diskGb: Math.floor(h.diskGb * h.diskAllocationRatio) - h.usedDiskGb,
+  };
+}
+
+export function rankHosts(hosts: HostUsage[], request: ResourceRequest): { ranked: RankedHost[]; rejected: Record<string, string> } {
+  const rejected: Record<string, string> = {};
+  const ranked: RankedHost[] = [];
+  for (const host of hosts) {
+    const free = freeOf(host);
+    if (free.ramMb < request.ramMb) rejected[host.id] = `RAM: ${free.ramMb} MB free, ${request.ramMb} MB wanted`;
+    else if (free.vcpus < request.vcpus) rejected[host.id] = `VCPU: ${free.vcpus} free, ${request.vcpus} wanted`;
+    else if (free.diskGb < request.diskGb) rejected[host.id] = `DISK: ${free.diskGb} GB free, ${request.diskGb} GB wanted`;
+    else ranked.push({ ...host, freeRamMb: free.ramMb });
+  }
+  ranked.sort((a, b) => b.freeRamMb - a.freeRamMb || a.id.localeCompare(b.id));
+  return { ranked, rejected };
+}

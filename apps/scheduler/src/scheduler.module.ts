@@ -1,0 +1,80 @@
+import { DynamicModule, Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { HealthOps, subjects } from '@nubo/contracts';
+import { openDataSource } from '@nubo/database';
+import { probe, runChecks } from '@nubo/health';
+import { JobWorker } from '@nubo/jobs';
+import { RpcClient, RpcServer } from '@nubo/messaging';
+import { DataSource } from 'typeorm';
+import { SCHEDULER_CONFIG, SchedulerConfig } from './config';
+import { HostRegistryService } from './hosts/host-registry.service';
+import { PlacementService } from './placement/placement.service';
+import { AgentClient } from './workflows/agent-client';
+import { ServerCreateWorkflow } from './workflows/server-create.workflow';
+import { ServerDeleteWorkflow } from './workflows/server-delete.workflow';
+import { ServerFaults } from './workflows/server-faults';
+
+/** Starts the BullMQ worker once every handler exists, and answers scheduler.health. */
+class WorkflowRunner implements OnModuleInit, OnApplicationShutdown {
+  private worker?: JobWorker;
+
+  constructor(
+    @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
+    @Inject(ServerCreateWorkflow) private readonly create: ServerCreateWorkflow,
+    @Inject(ServerDeleteWorkflow) private readonly remove: ServerDeleteWorkflow,
+    @Inject(RpcServer) private readonly rpcServer: RpcServer,
+    @Inject(DataSource) private readonly db: DataSource,
+  ) {}
+
+  onModuleInit(): void {
+    this.worker = new JobWorker(
+      { redisUrl: this.config.NUBO_REDIS_URL, prefix: `bull-${this.config.NUBO_CLOUD_NAME}`, concurrency: this.config.NUBO_SCHEDULER_CONCURRENCY },
+      {
+        'server.create': (payload, job) => this.create.run(payload, job),
+        'server.delete': (payload, job) => this.remove.run(payload, job),
+      },
+    );
+    this.worker.start();
+    this.rpcServer.handle(subjects.service('scheduler', HealthOps.check.op), HealthOps.check, async () => ({
+      service: 'scheduler',
+      ...(await runChecks(async () => ({ postgres: await probe(() => this.db.query('SELECT 1')) }))),
+    }));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.worker?.close();
+  }
+}
+
+@Module({})
+export class SchedulerModule {
+  static register(config: SchedulerConfig, rpcServer: RpcServer): DynamicModule {
+    return {
+      module: SchedulerModule,
+      providers: [
+        { provide: SCHEDULER_CONFIG, useValue: config },
+        { provide: RpcServer, useValue: rpcServer },
+        {
+          provide: DataSource,
+          useFactory: () =>
+            openDataSource({ url: config.NUBO_DATABASE_URL, schemas: ['compute'], applicationName: 'nubo-scheduler', poolSize: 20 }),
+        },
+        {
+          provide: RpcClient,
+          useFactory: async () => {
+            const client = new RpcClient({ url: config.NUBO_NATS_URL, name: 'nubo-scheduler-client' });
+            await client.connect();
+            return client;
+          },
+        },
+        PlacementService,
+        AgentClient,
+        ServerFaults,
+        ServerCreateWorkflow,
+        ServerDeleteWorkflow,
+        HostRegistryService,
+        WorkflowRunner,
+      ],
+    };
+  }
+}
+

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# The all-in-one cloud: infrastructure, control plane and N compute hosts on one machine.
+# Usage: cloud.sh up [--no-demo] | down [--purge] | status | start-agent N | stop-agent N [--kill] | env
+#
+# Each host N has its data plane in network namespace ${NUBO_CLOUD_NAME}-hN (QEMU runs there); the
+# hosts' underlay interfaces (ul0, 10.77.0.(10+N)/24) meet on a bridge in ${NUBO_CLOUD_NAME}-fab.
+# Agents run in the root namespace (they reach NATS on loopback) and start QEMU inside theirs.
+# Settings (environment): NUBO_STATE_DIR, NUBO_CLOUD_NAME (nubo), NUBO_HOSTS (3), NUBO_API_PORT
+# (8080), NUBO_HEALTH_PORT_BASE (8780), the infra ports (see lib.sh).
+source "$(dirname "$0")/lib.sh"
+
+NUBO_CLOUD_NAME=${NUBO_CLOUD_NAME:-nubo}
+NUBO_HOSTS=${NUBO_HOSTS:-3}
+NUBO_API_PORT=${NUBO_API_PORT:-8080}
+NUBO_HEALTH_PORT_BASE=${NUBO_HEALTH_PORT_BASE:-8780}
+NUBO_AGENT_ACCEL=${NUBO_AGENT_ACCEL:-auto}
+DB_NAME=${NUBO_DB_NAME:-${NUBO_CLOUD_NAME//-/_}}
+RUN_DIR=$NUBO_STATE_DIR/run
+LOG_DIR=$NUBO_STATE_DIR/logs
+FABRIC_NS=$NUBO_CLOUD_NAME-fab
+# Host RAM differs per host so that "most free RAM" placement is visible.
+HOST_RAM_MB=(0 6144 8192 4096 6144 8192 4096 6144 8192)
+
+host_ns() { echo "$NUBO_CLOUD_NAME-h$1"; }
+api_url() { echo "http://127.0.0.1:$NUBO_API_PORT"; }
+
+write_env() {
+  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  (umask 077
+   { bash "$NUBO_ROOT/deploy/infra.sh" env "$DB_NAME"
+     echo "NUBO_CLOUD_NAME=$NUBO_CLOUD_NAME"
+     echo "NUBO_LOG_LEVEL=${NUBO_LOG_LEVEL:-log}"
+   } > "$NUBO_STATE_DIR/cloud.env"
+   cat > "$NUBO_STATE_DIR/openrc" <<RC
+# Nubo all-in-one cloud: source this file, then use the openstack CLI or the API.
+export OS_AUTH_URL=$(api_url)/identity/v3
+export OS_IDENTITY_API_VERSION=3
+export OS_USERNAME=admin
+export OS_PASSWORD=$(secret admin-password)
+export OS_PROJECT_NAME=admin
+export OS_USER_DOMAIN_NAME=Default
+export OS_PROJECT_DOMAIN_NAME=Default
+export OS_REGION_NAME=RegionOne
+export OS_INTERFACE=public
+RC
+   sed -e 's/OS_USERNAME=admin/OS_USERNAME=demo/' -e 's/OS_PROJECT_NAME=admin/OS_PROJECT_NAME=demo/' \
+       -e "s/OS_PASSWORD=.*/OS_PASSWORD=$(secret demo-password)/" "$NUBO_STATE_DIR/openrc" > "$NUBO_STATE_DIR/openrc-demo")
+}
+
+# Runs a node entry point with the cloud's environment plus extra VAR=VALUE words.
+run_node() { # script VAR=VALUE...
+  local script=$1; shift
+  env $(grep -v '^#' "$NUBO_STATE_DIR/cloud.env" | xargs) "$@" node "$NUBO_ROOT/dist/$script"
+}
+
+start_service() { # name script VAR=VALUE...
+  local name=$1 script=$2; shift 2
+  if pid_alive "$RUN_DIR/$name.pid"; then return; fi
+  log "starting $name (log: $LOG_DIR/$name.log)"
+  env $(grep -v '^#' "$NUBO_STATE_DIR/cloud.env" | xargs) "$@" \
+    setsid node "$NUBO_ROOT/dist/$script" </dev/null >>"$LOG_DIR/$name.log" 2>&1 &
+  echo $! > "$RUN_DIR/$name.pid"
+}
+
+stop_service() { # name [signal]
+  local f="$RUN_DIR/$1.pid" pid
+  [ -f "$f" ] || return 0
+  pid=$(cat "$f")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "-${2:-TERM}" "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+fabric_up() {
+  local i ns
+  ip netns list | grep -qw "$FABRIC_NS" || ip netns add "$FABRIC_NS"
+  ip -n "$FABRIC_NS" link show br0 >/dev/null 2>&1 || ip -n "$FABRIC_NS" link add br0 type bridge
+  ip -n "$FABRIC_NS" link set lo up
+  ip -n "$FABRIC_NS" link set br0 up
+  for ((i = 1; i <= NUBO_HOSTS; i++)); do
+    ns=$(host_ns "$i")
+    ip netns list | grep -qw "$ns" || ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    if ! ip -n "$ns" link show ul0 >/dev/null 2>&1; then
+      ip link add ul0 netns "$ns" type veth peer name "h$i" netns "$FABRIC_NS"
+      ip -n "$ns" addr add "10.77.0.$((10 + i))/24" dev ul0
+    fi
+    ip -n "$FABRIC_NS" link set "h$i" master br0 up
+    ip -n "$ns" link set ul0 up
+  done
+}
+
+fabric_down() {
+  local ns
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$NUBO_CLOUD_NAME-(h[0-9]+|fab)$"); do
+    # Power off: whatever still runs in a host namespace (QEMU) is killed before the namespace goes.
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+    ip netns del "$ns"
+  done
+}
+
+agent_env() { # N
+  local i=$1
+  echo NUBO_HOST_ID="$(host_ns "$i")" NUBO_AGENT_NETNS="$(host_ns "$i")" \
+    NUBO_AGENT_STATE_DIR="$NUBO_STATE_DIR/hosts/h$i" NUBO_AGENT_ACCEL="$NUBO_AGENT_ACCEL" \
+    NUBO_AGENT_VCPUS=4 NUBO_AGENT_RAM_MB="${HOST_RAM_MB[$i]:-4096}" NUBO_AGENT_DISK_GB=100 \
+    NUBO_AGENT_UNDERLAY_IP="10.77.0.$((10 + i))" NUBO_AGENT_HEALTH_PORT="$((NUBO_HEALTH_PORT_BASE + 10 + i))"
+}
+
+start_agent() { # N
+  mkdir -p "$NUBO_STATE_DIR/hosts/h$1"
+  # shellcheck disable=SC2046
+  start_service "agent-h$1" apps/compute-agent/src/main.js $(agent_env "$1")
+}
+
+wait_healthy() {
+  local i body
+  for ((i = 0; i < 600; i++)); do
+    body=$(curl -s "$(api_url)/healthz" || true)
+    if [[ $body == *'"status":"ok"'* ]]; then return 0; fi
+    sleep 0.1
+  done
+  die "api not healthy after 60 s: $body (logs: $LOG_DIR)"
+}
+
+
+openrc_env() { grep '^export' "$NUBO_STATE_DIR/openrc" | sed 's/^export //' | xargs; }
+
+up() {
+  require_root
+  ensure_system_packages
+  ensure_node_modules
+  ensure_build
+  bash "$NUBO_ROOT/deploy/infra.sh" start
+  bash "$NUBO_ROOT/deploy/infra.sh" ensure-db "$DB_NAME"
+  write_env
+  run_node libs/database/src/cli/migrate.js
+  run_node apps/api/src/cli/bootstrap.js NUBO_BOOTSTRAP_ADMIN_PASSWORD="$(secret admin-password)" \
+    NUBO_BOOTSTRAP_DEMO_PASSWORD="$(secret demo-password)"
+  fabric_up
+  local h=$NUBO_HEALTH_PORT_BASE
+  start_service api apps/api/src/main.js NUBO_API_PORT="$NUBO_API_PORT"
+  start_service scheduler apps/scheduler/src/main.js NUBO_HEALTH_PORT=$((h + 1))
+  start_service network apps/network/src/main.js NUBO_HEALTH_PORT=$((h + 2))
+  start_service image-store apps/image-store/src/main.js NUBO_HEALTH_PORT=$((h + 3))
+  local i
+  for ((i = 1; i <= NUBO_HOSTS; i++)); do start_agent "$i"; done
+  wait_healthy
+  # shellcheck disable=SC2046
+  env $(openrc_env) node "$NUBO_ROOT/dist/libs/client/src/cli/hosts-up.js" --wait "$NUBO_HOSTS" \
+    || die "hosts did not come up (logs: $LOG_DIR)"
+  log "cloud up: API $(api_url), $NUBO_HOSTS hosts, logs in $LOG_DIR"
+  log "credentials: source $NUBO_STATE_DIR/openrc (admin) or $NUBO_STATE_DIR/openrc-demo (demo)"
+  if [ "${1:-}" != "--no-demo" ]; then
+    # shellcheck disable=SC2046
+    env $(openrc_env) node "$NUBO_ROOT/dist/libs/client/src/cli/demo.js"
+  fi
+}
+
+down() {
+  local i
+  for f in "$RUN_DIR"/agent-h*.pid; do [ -e "$f" ] && stop_service "$(basename "$f" .pid)"; done
+  for name in api scheduler network image-store; do stop_service "$name"; done
+  fabric_down
+  # QEMU processes outside namespaces (none expected) of this cloud's hosts: by their state dir.
+  pkill -KILL -f "qemu-system-x86_64.*$NUBO_STATE_DIR/hosts/" 2>/dev/null || true
+  if [ "${1:-}" = "--purge" ]; then
+    bash "$NUBO_ROOT/deploy/infra.sh" drop-db "$DB_NAME" 2>/dev/null || true
+    rm -rf "$NUBO_STATE_DIR/hosts" "$RUN_DIR" "$NUBO_STATE_DIR/cloud.env"
+  else
+    rm -rf "$RUN_DIR"
+  fi
+  log "cloud $NUBO_CLOUD_NAME stopped (infrastructure: deploy/infra.sh stop)"
+}
+
+status() {
+  local name
+  bash "$NUBO_ROOT/deploy/infra.sh" status
+  for name in api scheduler network image-store $(cd "$RUN_DIR" 2>/dev/null && ls agent-h*.pid 2>/dev/null | sed 's/.pid$//'); do
+    pid_alive "$RUN_DIR/$name.pid" && echo "$name: up (pid $(cat "$RUN_DIR/$name.pid"))" || echo "$name: down"
+  done
+  ip netns list | awk '{print $1}' | grep -E "^$NUBO_CLOUD_NAME-" | sed 's/^/netns: /'
+}
+
+case "${1:-}" in
+  up) up "${2:-}" ;;
+  down) down "${2:-}" ;;
+  status) status ;;
+  start-agent) start_agent "${2:?host number}" ;;
+  stop-agent) stop_service "agent-h${2:?host number}" "$([ "${3:-}" = --kill ] && echo KILL || echo TERM)" ;;
+  env) cat "$NUBO_STATE_DIR/openrc" ;;
+  *) echo "usage: $0 up [--no-demo] | down [--purge] | status | start-agent N | stop-agent N [--kill] | env" >&2; exit 2 ;;
+esac

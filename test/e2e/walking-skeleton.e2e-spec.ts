@@ -1,0 +1,81 @@
+/**
+ * The walking skeleton, through the real path: Keystone token -> Nova create -> PostgreSQL ->
+ * BullMQ -> scheduler placement -> agent over NATS -> QEMU in the host's namespace -> QMP.
+ */
+import { OpenStackClient } from '@nubo/client';
+import { existsSync } from 'node:fs';
+import { adminClient, cmdline, instanceDir, netnsOf, processAlive, qemuPid, qmpStatus, eventually } from '../support/cloud';
+
+describe('walking skeleton', () => {
+  let admin: OpenStackClient;
+  const created: string[] = [];
+
+  beforeAll(async () => {
+    admin = await adminClient();
+  });
+
+  afterAll(async () => {
+    for (const id of created) await admin.request('DELETE', `/compute/v2.1/servers/${id}`);
+    for (const id of created) await admin.waitForGone(id).catch(() => undefined);
+  });
+
+  it('boots a server as a real QEMU on the host with the most free RAM, and DELETE frees it', async () => {
+    const before = await admin.hosts();
+    expect(before.filter((h) => h.state === 'up')).toHaveLength(3);
+    const best = [...before].sort((a, b) => b.free.ram_mb - a.free.ram_mb || a.id.localeCompare(b.id))[0];
+
+    const id = await admin.createServer({ name: 'skeleton-1', flavorRef: '42' });
+    created.push(id);
+    const server = await admin.waitForStatus(id, 'ACTIVE');
+    expect(server['OS-EXT-SRV-ATTR:host']).toBe(best.id);
+    expect(server['OS-EXT-STS:power_state']).toBe(1);
+    expect(server['OS-EXT-STS:task_state']).toBeNull();
+
+    // Reality: a QEMU process for this server, inside the host's namespace, running per QMP.
+    const pid = qemuPid(best.id, id)!;
+    expect(pid).toBeGreaterThan(1);
+    expect(processAlive(pid)).toBe(true);
+    expect(cmdline(pid)).toContain('qemu-system-x86_64');
+    expect(cmdline(pid)).toContain(id);
+    expect(netnsOf(pid)).toBe(best.id);
+    expect(await qmpStatus(best.id, id)).toBe('running');
+
+    const live = await admin.liveStatus(id);
+    expect(live).toMatchObject({ qmp_status: 'running', power_state: 'running', pid, host: best.id });
+
+    const during = (await admin.hosts()).find((h) => h.id === best.id)!;
+    expect(during.free.ram_mb).toBe(best.free.ram_mb - 128);
+
+    const del = await admin.request('DELETE', `/compute/v2.1/servers/${id}`);
+    expect(del.status).toBe(204);
+    await admin.waitForGone(id);
+    await eventually('QEMU to exit', async () => !processAlive(pid));
+    expect(existsSync(instanceDir(best.id, id))).toBe(false);
+    const after = (await admin.hosts()).find((h) => h.id === best.id)!;
+    expect(after.free.ram_mb).toBe(best.free.ram_mb);
+    expect(after.allocations).toBe(best.allocations);
+  });
+
+  it('spreads servers: the second lands where the most RAM is then free', async () => {
+    const a = await admin.createServer({ name: 'spread-a', flavorRef: '1' });
+    created.push(a);
+    const hostA = (await admin.waitForStatus(a, 'ACTIVE'))['OS-EXT-SRV-ATTR:host'];
+    const hosts = await admin.hosts();
+    const best = [...hosts].sort((x, y) => y.free.ram_mb - x.free.ram_mb || x.id.localeCompare(y.id))[0];
+    const b = await admin.createServer({ name: 'spread-b', flavorRef: '1' });
+    created.push(b);
+    const hostB = (await admin.waitForStatus(b, 'ACTIVE'))['OS-EXT-SRV-ATTR:host'];
+    expect(hostB).toBe(best.id);
+    expect(typeof hostA).toBe('string');
+  });
+
+  it('answers version discovery and lists through the network and image services', async () => {
+    expect((await admin.request('GET', '/identity')).status).toBe(300);
+    expect((await admin.call('GET', '/compute/v2.1', 200)).version.id).toBe('v2.1');
+    expect((await admin.call('GET', '/network/v2.0/networks', 200)).networks).toEqual([]);
+    expect((await admin.call('GET', '/image/v2/images', 200)).images).toEqual([]);
+    const health = await admin.request('GET', '/healthz');
+    expect(health.status).toBe(200);
+    expect(health.body.checks).toEqual({ postgres: 'ok', redis: 'ok', scheduler: 'ok', network: 'ok', 'image-store': 'ok' });
+  });
+});

@@ -1,0 +1,2 @@
+// Integration specs start real QEMU, PostgreSQL transactions and NATS round trips.
+jest.setTimeout(60_000);
