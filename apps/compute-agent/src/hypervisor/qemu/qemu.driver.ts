@@ -185,7 +185,7 @@ export class QemuDriver implements HypervisorDriver {
       this.events.emit(id, PowerState.Running, 'spawned');
       return this.snapshot(tracked);
     } catch (error) {
-      const tail = await stderrTail(paths.stderr);
+      const tail = launched ? await stderrTail(paths.stderr) : '';
       monitor?.close();
       if (launched) await killQemu(launched.pid, id);
       await rm(paths.dir, { recursive: true, force: true });
