@@ -4,6 +4,7 @@
  */
 import { OpenStackClient } from '@nubo/client';
 import { existsSync } from 'node:fs';
+import { E2E } from '../support/e2e-env';
 import { adminClient, cmdline, instanceDir, netnsOf, processAlive, qemuPid, qmpStatus, eventually } from '../support/cloud';
 
 describe('walking skeleton', () => {
@@ -77,5 +78,15 @@ describe('walking skeleton', () => {
     const health = await admin.request('GET', '/healthz');
     expect(health.status).toBe(200);
     expect(health.body.checks).toEqual({ postgres: 'ok', redis: 'ok', scheduler: 'ok', network: 'ok', 'image-store': 'ok' });
+  });
+
+  it('serves /healthz on every service and agent', async () => {
+    const base = Number(E2E.NUBO_HEALTH_PORT_BASE);
+    const ports = { scheduler: base + 1, network: base + 2, 'image-store': base + 3, 'agent-h1': base + 11, 'agent-h2': base + 12, 'agent-h3': base + 13 };
+    for (const [service, port] of Object.entries(ports)) {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect({ service, status: res.status }).toEqual({ service, status: 200 });
+      expect(((await res.json()) as { status: string }).status).toBe('ok');
+    }
   });
 });
