@@ -1,6 +1,6 @@
 /**
  * Compute contracts: server states and the agent's request/reply operations.
- * v1: spawn, destroy, status, list.
+ * v1: spawn, destroy, status, list. v1.1 (additive): stop, start, reboot, pause, unpause, suspend, resume.
  */
 import { AgentCommand, event, rpc } from './rpc';
 
@@ -20,6 +20,14 @@ export enum TaskState {
   Scheduling = 'scheduling',
   Spawning = 'spawning',
   Deleting = 'deleting',
+  PoweringOff = 'powering-off',
+  PoweringOn = 'powering-on',
+  Rebooting = 'rebooting',
+  RebootingHard = 'rebooting_hard',
+  Pausing = 'pausing',
+  Unpausing = 'unpausing',
+  Suspending = 'suspending',
+  Resuming = 'resuming',
 }
 
 /** What the hypervisor says (Nova's power_state); the agent's word is the truth. */
@@ -29,6 +37,8 @@ export enum PowerState {
   Paused = 'paused',
   Shutdown = 'shutdown',
   Crashed = 'crashed',
+  /** Guest RAM saved to a file on the host and QEMU gone (virsh managedsave). */
+  Suspended = 'suspended',
 }
 
 /** Everything an agent needs to run a server. No user text goes to QEMU's option syntax. */
@@ -61,11 +71,39 @@ export interface DestroyReply {
   destroyed: boolean;
 }
 
+export interface StopRequest extends ServerRef {
+  /** Seconds the guest gets to power off on ACPI before QEMU is stopped by force. 0: force at once. */
+  graceSeconds: number;
+}
+
+export interface RebootRequest extends ServerRef {
+  /** SOFT: ACPI power-off, then start again (HARD if the guest ignores it); HARD: system_reset. */
+  type: 'SOFT' | 'HARD';
+  graceSeconds: number;
+}
+
+/** Start, resume: the spec travels again so a host that lost its files can still start the VM. */
+export interface StartRequest extends ServerRef {
+  spec: InstanceSpec;
+}
+
 export const AgentOps = {
   spawn: rpc<SpawnRequest, InstanceStatus>('server.spawn', { timeoutMs: 120_000 }),
   destroy: rpc<ServerRef, DestroyReply>('server.destroy', { timeoutMs: 60_000 }),
   status: rpc<ServerRef, InstanceStatus>('server.status', { timeoutMs: 10_000 }),
   list: rpc<AgentCommand, { instances: InstanceStatus[] }>('server.list', { timeoutMs: 10_000 }),
+  /** QEMU exits; the instance's files stay; power state `shutdown`. Idempotent. */
+  stop: rpc<StopRequest, InstanceStatus>('server.stop', { timeoutMs: 330_000 }),
+  /** Starts a stopped instance from its files (or the spec). Idempotent when running. */
+  start: rpc<StartRequest, InstanceStatus>('server.start', { timeoutMs: 120_000 }),
+  reboot: rpc<RebootRequest, InstanceStatus>('server.reboot', { timeoutMs: 330_000 }),
+  /** QMP stop / cont. Idempotent. */
+  pause: rpc<ServerRef, InstanceStatus>('server.pause', { timeoutMs: 30_000 }),
+  unpause: rpc<ServerRef, InstanceStatus>('server.unpause', { timeoutMs: 30_000 }),
+  /** Guest RAM to a file on the host (QMP migrate to a UNIX socket the agent drains), then QEMU exits. */
+  suspend: rpc<ServerRef, InstanceStatus>('server.suspend', { timeoutMs: 300_000 }),
+  /** QEMU started with -incoming defer, fed the saved RAM; the guest carries on where it was. */
+  resume: rpc<StartRequest, InstanceStatus>('server.resume', { timeoutMs: 300_000 }),
 } as const;
 
 export interface ServerStateEvent {

@@ -19,6 +19,7 @@ const POWER: Record<PowerState, number> = {
   [PowerState.Paused]: 3,
   [PowerState.Shutdown]: 4,
   [PowerState.Crashed]: 6,
+  [PowerState.Suspended]: 7,
 };
 
 export function novaStatus(vmState: VmState, _taskState: TaskState | null): string {
