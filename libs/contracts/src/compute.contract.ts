@@ -41,12 +41,28 @@ export enum PowerState {
   Suspended = 'suspended',
 }
 
+/**
+ * A base image for a server's root disk. The agent downloads it once per host from `url` (signed
+ * by the control plane, short-lived, served by the image store), checks sha256, and puts a qcow2
+ * overlay with an explicit backing format on top of it.
+ */
+export interface ImageSource {
+  id: string;
+  sha256: string;
+  sizeBytes: number;
+  diskFormat: 'raw' | 'qcow2' | 'iso';
+  url: string;
+}
+
 /** Everything an agent needs to run a server. No user text goes to QEMU's option syntax. */
 export interface InstanceSpec {
   serverId: string;
   vcpus: number;
   ramMb: number;
+  /** Root disk size; the overlay is grown to it when the image is smaller. */
   diskGb: number;
+  /** Absent: a firmware-only guest with no disk (the walking skeleton's servers). */
+  image?: ImageSource;
 }
 
 export interface SpawnRequest extends AgentCommand {
