@@ -1,15 +1,18 @@
 import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { openDataSource } from '@nubo/database';
 import { JobQueue } from '@nubo/jobs';
 import { RpcClient } from '@nubo/messaging';
 import { DataSource } from 'typeorm';
 import { AuthGuard } from './common/auth.guard';
+import { IdempotencyInterceptor } from './common/idempotency.interceptor';
 import { OpenStackExceptionFilter } from './common/openstack-exception.filter';
 import { requestIdMiddleware } from './common/request-id.middleware';
 import { FlavorsController } from './compute/flavors.controller';
 import { microversionMiddleware } from './compute/microversion';
+import { InstanceActionsController } from './compute/instance-actions.controller';
 import { ServersController } from './compute/servers.controller';
+import { ServerActionService } from './compute/server-action.service';
 import { ServersService } from './compute/servers.service';
 import { ComputeVersionsController } from './compute/versions.controller';
 import { API_CONFIG, ApiConfig } from './config';
@@ -29,6 +32,7 @@ export class ApiModule implements NestModule {
         ComputeVersionsController,
         FlavorsController,
         ServersController,
+        InstanceActionsController,
         ProxyController,
         NuboController,
         HealthController,
@@ -54,8 +58,10 @@ export class ApiModule implements NestModule {
         },
         TokenService,
         ServersService,
+        ServerActionService,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: OpenStackExceptionFilter },
+        { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       ],
     };
   }

@@ -6,6 +6,8 @@ export const schedulerSchema = {
   NUBO_HOST_DOWN_AFTER_MS: env.int({ default: 10_000, min: 1_000 }),
   NUBO_SCHEDULER_CONCURRENCY: env.int({ default: 16, min: 1, max: 256 }),
   NUBO_HEALTH_PORT: env.port({ default: 8781 }),
+  /** Seconds a guest gets to power off on ACPI (os-stop, soft reboot) before it is forced. */
+  NUBO_STOP_GRACE_S: env.int({ default: 60, min: 0, max: 300 }),
 };
 
 export type SchedulerConfig = ReturnType<typeof loadSchedulerConfig>;

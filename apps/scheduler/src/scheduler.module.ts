@@ -10,7 +10,9 @@ import { HostRegistryService } from './hosts/host-registry.service';
 import { PlacementService } from './placement/placement.service';
 import { AgentClient } from './workflows/agent-client';
 import { ServerCreateWorkflow } from './workflows/server-create.workflow';
+import { ServerActionWorkflow } from './workflows/server-action.workflow';
 import { ServerDeleteWorkflow } from './workflows/server-delete.workflow';
+import { InstanceSpecBuilder } from './workflows/instance-spec.builder';
 import { ServerFaults } from './workflows/server-faults';
 
 /** Starts the BullMQ worker once every handler exists, and answers scheduler.health. */
@@ -21,6 +23,7 @@ class WorkflowRunner implements OnModuleInit, OnApplicationShutdown {
     @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
     @Inject(ServerCreateWorkflow) private readonly create: ServerCreateWorkflow,
     @Inject(ServerDeleteWorkflow) private readonly remove: ServerDeleteWorkflow,
+    @Inject(ServerActionWorkflow) private readonly action: ServerActionWorkflow,
     @Inject(RpcServer) private readonly rpcServer: RpcServer,
     @Inject(DataSource) private readonly db: DataSource,
   ) {}
@@ -31,6 +34,7 @@ class WorkflowRunner implements OnModuleInit, OnApplicationShutdown {
       {
         'server.create': (payload, job) => this.create.run(payload, job),
         'server.delete': (payload, job) => this.remove.run(payload, job),
+        'server.action': (payload, job) => this.action.run(payload, job),
       },
     );
     this.worker.start();
@@ -71,6 +75,8 @@ export class SchedulerModule {
         ServerFaults,
         ServerCreateWorkflow,
         ServerDeleteWorkflow,
+        ServerActionWorkflow,
+        InstanceSpecBuilder,
         HostRegistryService,
         WorkflowRunner,
       ],

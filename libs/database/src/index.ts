@@ -3,3 +3,4 @@ export * from './identity/identity.entities';
 export * from './compute/compute.entities';
 export * from './network/network.entities';
 export * from './image/image.entities';
+export * from './compute/instance-actions';

@@ -1,16 +1,27 @@
-/** Nova servers: create, list, list detail, show, delete. */
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
+/** Nova servers: create, list (filters, pagination), show, update, actions, delete. */
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
 import { Auth, AuthContext, RequestId } from '../common/auth-context';
 import { API_CONFIG, ApiConfig, publicUrl } from '../config';
 import { serverLinks, serverView } from './server-view';
+import { ServerActionService } from './server-action.service';
 import { ServersService } from './servers.service';
 
 @Controller('compute/v2.1/servers')
 export class ServersController {
   constructor(
     @Inject(ServersService) private readonly servers: ServersService,
+    @Inject(ServerActionService) private readonly actions: ServerActionService,
     @Inject(API_CONFIG) private readonly config: ApiConfig,
   ) {}
+
+  /** Nova's pagination link: the same query with marker = the last id of this page. */
+  private withNextLink(body: Record<string, unknown>, path: string, query: Record<string, unknown>, next?: string) {
+    if (!next) return body;
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (k !== 'marker' && typeof v === 'string') params.set(k, v);
+    params.set('marker', next);
+    return { ...body, servers_links: [{ rel: 'next', href: `${publicUrl(this.config)}/compute/v2.1/${path}?${params}` }] };
+  }
 
   @Post()
   @HttpCode(202)
@@ -28,21 +39,35 @@ export class ServersController {
   }
 
   @Get()
-  async list(@Auth() auth: AuthContext, @Query('all_tenants') allTenants?: string): Promise<unknown> {
-    const rows = await this.servers.list(auth, { allTenants: isTrue(allTenants) });
-    return { servers: rows.map((s) => ({ id: s.id, name: s.name, links: serverLinks(publicUrl(this.config), s.id) })) };
+  async list(@Auth() auth: AuthContext, @Query() query: Record<string, unknown>): Promise<unknown> {
+    const page = await this.servers.list(query, auth);
+    const servers = page.servers.map((s) => ({ id: s.id, name: s.name, links: serverLinks(publicUrl(this.config), s.id) }));
+    return this.withNextLink({ servers }, 'servers', query, page.next);
   }
 
   @Get('detail')
-  async detail(@Auth() auth: AuthContext, @Query('all_tenants') allTenants?: string): Promise<unknown> {
-    const rows = await this.servers.list(auth, { allTenants: isTrue(allTenants) });
-    return { servers: rows.map((s) => serverView(s, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin })) };
+  async detail(@Auth() auth: AuthContext, @Query() query: Record<string, unknown>): Promise<unknown> {
+    const page = await this.servers.list(query, auth);
+    const servers = page.servers.map((s) => serverView(s, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin }));
+    return this.withNextLink({ servers }, 'servers/detail', query, page.next);
   }
 
   @Get(':id')
   async show(@Param('id') id: string, @Auth() auth: AuthContext): Promise<unknown> {
     const server = await this.servers.get(id, auth);
     return { server: serverView(server, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin }) };
+  }
+
+  @Put(':id')
+  async update(@Param('id') id: string, @Body() body: unknown, @Auth() auth: AuthContext): Promise<unknown> {
+    const server = await this.servers.rename(id, body, auth);
+    return { server: serverView(server, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin }) };
+  }
+
+  @Post(':id/action')
+  @HttpCode(202)
+  async action(@Param('id') id: string, @Body() body: unknown, @Auth() auth: AuthContext, @RequestId() requestId: string): Promise<void> {
+    await this.actions.act(id, body, auth, requestId);
   }
 
   @Delete(':id')
@@ -52,6 +77,3 @@ export class ServersController {
   }
 }
 
-function isTrue(v: string | undefined): boolean {
-  return v !== undefined && ['1', 'true', 'True', 'yes', ''].includes(v);
-}

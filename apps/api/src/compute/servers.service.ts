@@ -15,11 +15,12 @@ import {
   jobId,
   subjects,
 } from '@nubo/contracts';
-import { FlavorEntity, ServerEntity } from '@nubo/database';
+import { FlavorEntity, ServerEntity, recordAction } from '@nubo/database';
 import { JobQueue } from '@nubo/jobs';
 import { RpcClient } from '@nubo/messaging';
 import { randomUUID } from 'node:crypto';
 import { DataSource, IsNull } from 'typeorm';
+import { parseServerListQuery } from './server-list-query';
 import { AuthContext } from '../common/auth-context';
 import {
   isUuid,
@@ -98,7 +99,10 @@ export class ServersService {
       launchedAt: null,
       deletedAt: null,
     });
-    await this.db.getRepository(ServerEntity).insert(server);
+    await this.db.transaction(async (tx) => {
+      await tx.getRepository(ServerEntity).insert(server);
+      await recordAction(tx, { serverId: server.id, projectId: auth.projectId, userId: auth.userId, action: 'create', requestId });
+    });
     try {
       await this.jobs.enqueue('server.create', { serverId: server.id, requestId }, { jobId: jobId('server.create', server.id) });
     } catch (error) {
@@ -110,9 +114,46 @@ export class ServersService {
     return (await this.db.getRepository(ServerEntity).findOneBy({ id: server.id }))!;
   }
 
-  list(auth: AuthContext, o: { allTenants: boolean }): Promise<ServerEntity[]> {
-    const where = o.allTenants && auth.isAdmin ? { deletedAt: IsNull() } : { projectId: auth.projectId, deletedAt: IsNull() };
-    return this.db.getRepository(ServerEntity).find({ where, order: { createdAt: 'DESC', id: 'ASC' } });
+  /** One page of servers, newest first; `next` is the marker of the following page, if any. */
+  async list(query: Record<string, unknown>, auth: AuthContext): Promise<{ servers: ServerEntity[]; next?: string }> {
+    const q = parseServerListQuery(query, auth);
+    const qb = this.db.getRepository(ServerEntity).createQueryBuilder('s');
+    const named: Record<string, unknown> = {};
+    // parseServerListQuery binds positionally ($n); TypeORM's builder wants names.
+    const where = q.where.map((w) => w.replace(/\$(\d+)/g, (_m, n) => {
+      named[`p${n}`] = q.params[Number(n) - 1];
+      return `:p${n}`;
+    }));
+    qb.where(where.join(' AND '), named);
+    if (q.marker) {
+      const marker = await this.db.getRepository(ServerEntity).findOneBy({ id: q.marker });
+      if (!marker || (marker.projectId !== auth.projectId && !auth.isAdmin)) {
+        throw new ValidationError(`marker [${q.marker}] not found`, 'marker');
+      }
+      qb.andWhere('(s.created_at, s.id) < (:mCreated, :mId)', { mCreated: marker.createdAt, mId: marker.id });
+    }
+    try {
+      const rows = await qb.orderBy('s.created_at', 'DESC').addOrderBy('s.id', 'DESC').limit(q.limit + 1).getMany();
+      const more = rows.length > q.limit;
+      const servers = more ? rows.slice(0, q.limit) : rows;
+      return { servers, next: more ? servers[servers.length - 1].id : undefined };
+    } catch (error) {
+      if (/invalid regular expression/i.test((error as Error).message)) {
+        throw new ValidationError(`Invalid filter name: not a valid regular expression`, 'name');
+      }
+      throw error;
+    }
+  }
+
+  async rename(id: string, body: unknown, auth: AuthContext): Promise<ServerEntity> {
+    const server = await this.get(id, auth);
+    const fields = requireObject(requireObject(body, 'body').server, 'server');
+    onlyKeys(fields, 'server', ['name', 'description', 'accessIPv4', 'accessIPv6', 'OS-DCF:diskConfig']);
+    const name = optionalString(fields, 'name', { min: 1, max: 255 });
+    if (name !== undefined) {
+      await this.db.query(`UPDATE compute.servers SET name = $2, updated_at = now() WHERE id = $1`, [server.id, name]);
+    }
+    return this.get(id, auth);
   }
 
   /** Another project's server is NotFound, exactly like a server that never existed. */
@@ -127,10 +168,13 @@ export class ServersService {
   /** Delete wins over any operation in flight; repeating it is harmless. */
   async delete(id: string, auth: AuthContext, requestId: string): Promise<void> {
     const server = await this.get(id, auth);
-    await this.db.query(
-      `UPDATE compute.servers SET task_state = $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL`,
-      [server.id, TaskState.Deleting],
-    );
+    await this.db.transaction(async (tx) => {
+      await tx.query(`UPDATE compute.servers SET task_state = $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL`, [
+        server.id,
+        TaskState.Deleting,
+      ]);
+      await recordAction(tx, { serverId: server.id, projectId: server.projectId, userId: auth.userId, action: 'delete', requestId });
+    });
     await this.jobs.enqueue('server.delete', { serverId: server.id, requestId }, { jobId: jobId('server.delete', server.id) });
   }
 

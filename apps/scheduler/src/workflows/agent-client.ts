@@ -1,24 +1,49 @@
 /** Commands to one host's agent, each with an operation id and a deadline (see RELIABILITY.md). */
 import { Inject, Injectable } from '@nestjs/common';
-import { AgentOps, DestroyReply, InstanceSpec, InstanceStatus, subjects } from '@nubo/contracts';
+import { AgentOps, DestroyReply, InstanceSpec, InstanceStatus, RpcContract, subjects } from '@nubo/contracts';
 import { RpcClient } from '@nubo/messaging';
+
+type Ctx = { opId: string; requestId: string };
 
 @Injectable()
 export class AgentClient {
   constructor(@Inject(RpcClient) private readonly rpc: RpcClient) {}
 
-  spawn(hostId: string, spec: InstanceSpec, ctx: { opId: string; requestId: string }): Promise<InstanceStatus> {
-    const op = AgentOps.spawn;
-    return this.rpc.call(subjects.agent(hostId, op.op), op, { spec, opId: ctx.opId, deadline: Date.now() + op.timeoutMs }, ctx);
+  spawn(hostId: string, spec: InstanceSpec, ctx: Ctx): Promise<InstanceStatus> {
+    return this.send(hostId, AgentOps.spawn, { spec }, ctx);
   }
 
-  destroy(hostId: string, serverId: string, ctx: { opId: string; requestId: string }): Promise<DestroyReply> {
-    const op = AgentOps.destroy;
-    return this.rpc.call(subjects.agent(hostId, op.op), op, { serverId, opId: ctx.opId, deadline: Date.now() + op.timeoutMs }, ctx);
+  destroy(hostId: string, serverId: string, ctx: Ctx): Promise<DestroyReply> {
+    return this.send(hostId, AgentOps.destroy, { serverId }, ctx);
   }
 
-  status(hostId: string, serverId: string, ctx: { opId: string; requestId: string }): Promise<InstanceStatus> {
-    const op = AgentOps.status;
-    return this.rpc.call(subjects.agent(hostId, op.op), op, { serverId, opId: ctx.opId, deadline: Date.now() + op.timeoutMs }, ctx);
+  status(hostId: string, serverId: string, ctx: Ctx): Promise<InstanceStatus> {
+    return this.send(hostId, AgentOps.status, { serverId }, ctx);
+  }
+
+  stop(hostId: string, serverId: string, graceSeconds: number, ctx: Ctx): Promise<InstanceStatus> {
+    return this.send(hostId, AgentOps.stop, { serverId, graceSeconds }, ctx);
+  }
+
+  start(hostId: string, spec: InstanceSpec, ctx: Ctx): Promise<InstanceStatus> {
+    return this.send(hostId, AgentOps.start, { serverId: spec.serverId, spec }, ctx);
+  }
+
+  resume(hostId: string, spec: InstanceSpec, ctx: Ctx): Promise<InstanceStatus> {
+    return this.send(hostId, AgentOps.resume, { serverId: spec.serverId, spec }, ctx);
+  }
+
+  reboot(hostId: string, serverId: string, type: 'SOFT' | 'HARD', graceSeconds: number, ctx: Ctx): Promise<InstanceStatus> {
+    return this.send(hostId, AgentOps.reboot, { serverId, type, graceSeconds }, ctx);
+  }
+
+  simple(op: 'pause' | 'unpause' | 'suspend', hostId: string, serverId: string, ctx: Ctx): Promise<InstanceStatus> {
+    return this.send(hostId, AgentOps[op], { serverId }, ctx);
+  }
+
+  /** Every command carries the job's id and a deadline the agent checks before acting. */
+  private send<Req, Res>(hostId: string, op: RpcContract<Req, Res>, body: Omit<Req, 'opId' | 'deadline'>, ctx: Ctx): Promise<Res> {
+    const request = { ...body, opId: ctx.opId, deadline: Date.now() + op.timeoutMs } as Req;
+    return this.rpc.call(subjects.agent(hostId, op.op), op, request, ctx);
   }
 }

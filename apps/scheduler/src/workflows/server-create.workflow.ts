@@ -14,12 +14,13 @@ import {
   TimeoutError,
   VmState,
 } from '@nubo/contracts';
-import { ServerEntity } from '@nubo/database';
+import { ServerEntity, withActionEvent } from '@nubo/database';
 import { JobOutcome } from '@nubo/jobs';
 import { Job } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { PlacementService } from '../placement/placement.service';
 import { AgentClient } from './agent-client';
+import { InstanceSpecBuilder } from './instance-spec.builder';
 import { ServerFaults } from './server-faults';
 
 @Injectable()
@@ -31,6 +32,7 @@ export class ServerCreateWorkflow {
     @Inject(PlacementService) private readonly placement: PlacementService,
     @Inject(AgentClient) private readonly agents: AgentClient,
     @Inject(ServerFaults) private readonly faults: ServerFaults,
+    @Inject(InstanceSpecBuilder) private readonly specs: InstanceSpecBuilder,
   ) {}
 
   async run({ serverId, requestId }: ServerJob, job: Job<ServerJob>): Promise<JobOutcome> {
@@ -56,10 +58,9 @@ export class ServerCreateWorkflow {
 
     let status: InstanceStatus;
     try {
-      status = await this.agents.spawn(
-        hostId,
-        { serverId, vcpus: server.flavor.vcpus, ramMb: server.flavor.ramMb, diskGb: server.flavor.diskGb },
-        ctx,
+      const spec = await this.specs.build(server);
+      status = await withActionEvent(this.db, { serverId, requestId, event: 'compute__do_build_and_run_instance', host: hostId }, () =>
+        this.agents.spawn(hostId, spec, ctx),
       );
     } catch (error) {
       if (error instanceof TimeoutError && this.attemptsLeft(job)) {

@@ -1,0 +1,55 @@
+/**
+ * POST /servers/{id}/action: a compare-and-set on task_state (one operation per server at a
+ * time; a conflicting request gets 409), an instance action, then a BullMQ job.
+ */
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ConflictError, TimeoutError, jobId } from '@nubo/contracts';
+import { recordAction } from '@nubo/database';
+import { JobQueue } from '@nubo/jobs';
+import { DataSource } from 'typeorm';
+import { AuthContext } from '../common/auth-context';
+import { parseAction } from './server-actions';
+import { ServersService } from './servers.service';
+
+@Injectable()
+export class ServerActionService {
+  private readonly logger = new Logger(ServerActionService.name);
+
+  constructor(
+    @Inject(DataSource) private readonly db: DataSource,
+    @Inject(JobQueue) private readonly jobs: JobQueue,
+    @Inject(ServersService) private readonly servers: ServersService,
+  ) {}
+
+  async act(id: string, body: unknown, auth: AuthContext, requestId: string): Promise<void> {
+    const server = await this.servers.get(id, auth);
+    const rule = parseAction(body);
+    const claimed = await this.db.transaction(async (tx) => {
+      const result = await tx.query(
+        `UPDATE compute.servers SET task_state = $2, updated_at = now()
+          WHERE id = $1 AND deleted_at IS NULL AND task_state IS NULL AND vm_state = ANY($3)`,
+        [server.id, rule.task, rule.from],
+      );
+      if (result[1] !== 1) return false;
+      await recordAction(tx, { serverId: server.id, projectId: server.projectId, userId: auth.userId, action: rule.action, requestId });
+      return true;
+    });
+    if (!claimed) {
+      const now = await this.servers.get(id, auth);
+      const why = now.taskState ? `task_state ${now.taskState}` : `vm_state ${now.vmState}`;
+      throw new ConflictError(`Cannot '${rule.action}' instance ${id} while it is in ${why}`);
+    }
+    try {
+      await this.jobs.enqueue(
+        'server.action',
+        { serverId: server.id, requestId, action: rule.action, rebootType: rule.rebootType },
+        { jobId: jobId('server.action', server.id, requestId) },
+      );
+    } catch (error) {
+      // Not queued: give the server back its idle task state so nothing is stuck.
+      await this.db.query(`UPDATE compute.servers SET task_state = NULL WHERE id = $1 AND task_state = $2`, [server.id, rule.task]);
+      this.logger.error(`could not enqueue ${rule.action} of ${server.id}: ${(error as Error).message}`);
+      throw new TimeoutError('The job queue is unavailable; the action was not started. Try again.');
+    }
+  }
+}
