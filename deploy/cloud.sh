@@ -30,6 +30,7 @@ write_env() {
    { bash "$NUBO_ROOT/deploy/infra.sh" env "$DB_NAME"
      echo "NUBO_CLOUD_NAME=$NUBO_CLOUD_NAME"
      echo "NUBO_LOG_LEVEL=${NUBO_LOG_LEVEL:-log}"
+     echo "NUBO_STOP_GRACE_S=${NUBO_STOP_GRACE_S:-60}"
    } > "$NUBO_STATE_DIR/cloud.env"
    cat > "$NUBO_STATE_DIR/openrc" <<RC
 # Nubo all-in-one cloud: source this file, then use the openstack CLI or the API.
@@ -106,6 +107,7 @@ agent_env() { # N
   local i=$1
   echo NUBO_HOST_ID="$(host_ns "$i")" NUBO_AGENT_NETNS="$(host_ns "$i")" \
     NUBO_AGENT_STATE_DIR="$NUBO_STATE_DIR/hosts/h$i" NUBO_AGENT_ACCEL="$NUBO_AGENT_ACCEL" \
+    NUBO_AGENT_DRIVER="${NUBO_AGENT_DRIVER:-qemu}" \
     NUBO_AGENT_VCPUS=4 NUBO_AGENT_RAM_MB="${HOST_RAM_MB[$i]:-4096}" NUBO_AGENT_DISK_GB=100 \
     NUBO_AGENT_UNDERLAY_IP="10.77.0.$((10 + i))" NUBO_AGENT_HEALTH_PORT="$((NUBO_HEALTH_PORT_BASE + 10 + i))"
 }

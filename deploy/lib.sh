@@ -35,7 +35,7 @@ ensure_packages() {
 ensure_system_packages() {
   ensure_packages "$PG_BIN/postgres:postgresql-15" psql:postgresql-client-15 redis-server:redis-server \
     redis-cli:redis-tools nats-server:nats-server qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils \
-    nft:nftables ip:iproute2 runuser:util-linux curl:curl
+    nft:nftables ip:iproute2 runuser:util-linux curl:curl openstack:python3-openstackclient
 }
 
 # npm ci when node_modules is missing or older than the lock file.

@@ -9,6 +9,8 @@ export const E2E = {
   NUBO_API_PORT: '18080',
   NUBO_HEALTH_PORT_BASE: '18780',
   NUBO_LOG_LEVEL: 'debug',
+  // Firmware-only test guests ignore ACPI: do not wait a minute before forcing them off.
+  NUBO_STOP_GRACE_S: '2',
 };
 export const cloudScript = join(ROOT, 'deploy/cloud.sh');
 export const openrcPath = join(E2E.NUBO_STATE_DIR, 'openrc');

@@ -6,6 +6,7 @@ import { json } from 'express';
 import { ApiModule } from './api.module';
 import { malformedBodyHandler } from './common/malformed-body.handler';
 import { loadApiConfig } from './config';
+import { serveOpenApi } from './openapi';
 
 async function bootstrap(): Promise<void> {
   const config = loadApiConfig();
@@ -15,6 +16,7 @@ async function bootstrap(): Promise<void> {
   });
   // Our own JSON parser, so a malformed body becomes a ValidationError naming the body.
   app.use(json({ limit: '1mb', type: (req) => /json/i.test(String(req.headers['content-type'] ?? 'application/json')) }), malformedBodyHandler);
+  serveOpenApi(app);
   app.enableShutdownHooks();
   await app.listen(config.NUBO_API_PORT, config.NUBO_API_HOST);
 }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `npm run bench:<name>`: boots a private all-in-one cloud (nubo-bench, own ports and state),
+# runs test/bench/<name>.bench.ts against it, and tears it down. Progress goes to stderr; the
+# benchmark's one JSON line is the only thing on stdout.
+export NUBO_STATE_DIR=${NUBO_BENCH_STATE_DIR:-/tmp/nubo-bench}
+export NUBO_PG_PORT=55434 NUBO_REDIS_PORT=56381 NUBO_NATS_PORT=54224
+export NUBO_CLOUD_NAME=nubo-bench NUBO_API_PORT=28080 NUBO_HEALTH_PORT_BASE=28780 NUBO_LOG_LEVEL=warn
+source "$(dirname "$0")/lib.sh"
+name=${1:?benchmark name}
+# The API benchmark measures the control plane, not VM boots: its hosts run the fake driver.
+case "$name" in api) export NUBO_AGENT_DRIVER=${NUBO_AGENT_DRIVER:-fake} ;; esac
+require_root
+{
+  ensure_system_packages
+  ensure_node_modules
+  ensure_build
+  export NUBO_PG_FSYNC=${NUBO_PG_FSYNC:-on}
+  bash "$NUBO_ROOT/deploy/infra.sh" start
+  NUBO_SKIP_BUILD=1 bash "$NUBO_ROOT/deploy/cloud.sh" up --no-demo
+} 1>&2
+cleanup() {
+  { NUBO_SKIP_BUILD=1 bash "$NUBO_ROOT/deploy/cloud.sh" down --purge; bash "$NUBO_ROOT/deploy/infra.sh" stop; } 1>&2
+}
+trap cleanup EXIT
+set -a; eval "$(grep -v '^#' "$NUBO_STATE_DIR/cloud.env")"; source <(grep '^export' "$NUBO_STATE_DIR/openrc" | sed 's/^export //'); set +a
+node "$NUBO_ROOT/dist/test/bench/$name.bench.js"
