@@ -55,3 +55,9 @@ export interface ListFilters {
 
 export const PROJECT_COLUMNS = `id, name, domain_id AS "domainId", description, enabled`;
 export const USER_COLUMNS = `id, name, domain_id AS "domainId", default_project_id AS "defaultProjectId", enabled`;
+
+/** PostgreSQL's unique_violation, as TypeORM passes it through. */
+export function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; driverError?: { code?: string } };
+  return e?.code === '23505' || e?.driverError?.code === '23505';
+}

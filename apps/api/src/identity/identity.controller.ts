@@ -1,11 +1,11 @@
-/** Keystone v3 subset: version discovery and password tokens (issue, validate, revoke). */
+/** Keystone v3 subset: version discovery, password tokens (issue, validate, revoke) and the catalog. */
 import { Body, Controller, Delete, Get, Head, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import { ValidationError } from '@nubo/contracts';
 import type { Response } from 'express';
 import { ApiRequest, Auth, AuthContext, Public } from '../common/auth-context';
 import { API_CONFIG, ApiConfig, publicUrl } from '../config';
 import { buildCatalog } from './catalog';
-import { TokenService } from './token.service';
+import { TokenContext, TokenService } from './token.service';
 
 /** Keystone prints times with microseconds: 2015-11-09T01:42:57.000000Z. */
 const keystoneTime = (d: Date) => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
@@ -52,6 +52,13 @@ export class IdentityController {
     await this.tokens.inspect(this.subjectToken(req));
   }
 
+  /** The catalog of the caller's token, as in its token body. */
+  @Get('v3/auth/catalog')
+  catalog(@Req() req: ApiRequest, @Auth() _auth: AuthContext): unknown {
+    const base = publicUrl(this.config);
+    return { catalog: buildCatalog(base, this.config.NUBO_REGION), links: { self: base + req.originalUrl, previous: null, next: null } };
+  }
+
   @Delete('v3/auth/tokens')
   @HttpCode(204)
   async revoke(@Req() req: ApiRequest, @Auth() _auth: AuthContext): Promise<void> {
@@ -74,16 +81,15 @@ export class IdentityController {
     };
   }
 
-  private tokenBody(auth: AuthContext) {
-    const domain = (id: string) => ({ id, name: id === 'default' ? 'Default' : id });
+  private tokenBody(auth: TokenContext) {
     return {
       token: {
         methods: ['password'],
-        user: { id: auth.userId, name: auth.userName, domain: domain(auth.userDomainId), password_expires_at: null },
+        user: { id: auth.userId, name: auth.userName, domain: { id: auth.userDomainId, name: auth.userDomainName }, password_expires_at: null },
         audit_ids: [auth.tokenAuditId],
         issued_at: keystoneTime(auth.issuedAt),
         expires_at: keystoneTime(auth.expiresAt),
-        project: { id: auth.projectId, name: auth.projectName, domain: domain(auth.projectDomainId) },
+        project: { id: auth.projectId, name: auth.projectName, domain: { id: auth.projectDomainId, name: auth.projectDomainName } },
         is_domain: false,
         roles: auth.roles,
         catalog: buildCatalog(publicUrl(this.config), this.config.NUBO_REGION),

@@ -13,6 +13,12 @@ import { verifyPassword } from './password-hasher';
 
 const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
 
+/** A token's context with the names of the user's and the project's domains, for token bodies. */
+export interface TokenContext extends AuthContext {
+  userDomainName: string;
+  projectDomainName: string;
+}
+
 interface NameOrId {
   id?: string;
   name?: string;
@@ -27,7 +33,7 @@ export class TokenService {
   ) {}
 
   /** POST /v3/auth/tokens with the password method. Returns the token and who it is for. */
-  async issue(body: unknown): Promise<{ token: string; auth: AuthContext }> {
+  async issue(body: unknown): Promise<{ token: string; auth: TokenContext }> {
     const auth = requireObject(requireObject(body, 'body').auth, 'auth');
     const identity = requireObject(auth.identity, 'identity');
     const methods = identity.methods;
@@ -60,14 +66,14 @@ export class TokenService {
     return { token, auth: context };
   }
 
-  async validate(token: string): Promise<AuthContext> {
+  async validate(token: string): Promise<TokenContext> {
     const context = await this.lookup(sha256(token)).catch(() => undefined);
     if (!context || !context.roles.length) throw new AuthenticationError();
     return context;
   }
 
   /** GET /v3/auth/tokens: the subject token must be valid; 404 otherwise, as Keystone says. */
-  async inspect(subjectToken: string): Promise<AuthContext> {
+  async inspect(subjectToken: string): Promise<TokenContext> {
     const context = await this.lookup(sha256(subjectToken)).catch(() => undefined);
     if (!context) throw new NotFoundError('Could not find token.');
     return context;
@@ -81,18 +87,21 @@ export class TokenService {
     if (result[1] !== 1) throw new NotFoundError('Could not find token.');
   }
 
-  private async lookup(hash: string): Promise<AuthContext> {
+  private async lookup(hash: string): Promise<TokenContext> {
     const rows: Array<Record<string, any>> = await this.db.query(
       `SELECT t.audit_id, t.issued_at, t.expires_at, u.id AS user_id, u.name AS user_name, u.domain_id AS user_domain_id,
-              p.id AS project_id, p.name AS project_name, p.domain_id AS project_domain_id,
+              ud.name AS user_domain_name, p.id AS project_id, p.name AS project_name, p.domain_id AS project_domain_id,
+              pd.name AS project_domain_name,
               COALESCE(json_agg(json_build_object('id', r.id, 'name', r.name)) FILTER (WHERE r.id IS NOT NULL), '[]') AS roles
          FROM identity.tokens t
          JOIN identity.users u ON u.id = t.user_id AND u.enabled
          JOIN identity.projects p ON p.id = t.project_id AND p.enabled
+         JOIN identity.domains ud ON ud.id = u.domain_id
+         JOIN identity.domains pd ON pd.id = p.domain_id
          LEFT JOIN identity.role_assignments ra ON ra.user_id = u.id AND ra.project_id = p.id
          LEFT JOIN identity.roles r ON r.id = ra.role_id
         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()
-        GROUP BY t.token_hash, u.id, p.id`,
+        GROUP BY t.token_hash, u.id, p.id, ud.id, pd.id`,
       [hash],
     );
     const r = rows[0];
@@ -103,9 +112,11 @@ export class TokenService {
       userId: r.user_id,
       userName: r.user_name,
       userDomainId: r.user_domain_id,
+      userDomainName: r.user_domain_name,
       projectId: r.project_id,
       projectName: r.project_name,
       projectDomainId: r.project_domain_id,
+      projectDomainName: r.project_domain_name,
       roles,
       isAdmin: roles.some((role) => role.name === 'admin'),
       issuedAt: new Date(r.issued_at),
