@@ -8,7 +8,21 @@ import { AuthGuard } from './common/auth.guard';
 import { IdempotencyInterceptor } from './common/idempotency.interceptor';
 import { OpenStackExceptionFilter } from './common/openstack-exception.filter';
 import { requestIdMiddleware } from './common/request-id.middleware';
-import { FlavorsController } from './compute/flavors.controller';
+import { AggregatesController } from './compute/aggregates/aggregates.controller';
+import { AvailabilityZonesController } from './compute/availability-zones/availability-zones.controller';
+import { FlavorExtraSpecsController } from './compute/flavors/flavor-extra-specs.controller';
+import { FlavorsController } from './compute/flavors/flavors.controller';
+import { FlavorsService } from './compute/flavors/flavors.service';
+import { HypervisorsController } from './compute/hypervisors/hypervisors.controller';
+import { KeypairsController } from './compute/keypairs/keypairs.controller';
+import { KeypairsService } from './compute/keypairs/keypairs.service';
+import { LimitsController } from './compute/limits/limits.controller';
+import { OsServicesController } from './compute/os-services/os-services.controller';
+import { QuotaSetsController } from './compute/quotas/quota-sets.controller';
+import { QuotaService } from './compute/quotas/quota.service';
+import { GroupsService } from './compute/server-groups/groups.service';
+import { ServerGroupsController } from './compute/server-groups/server-groups.controller';
+import { NetworkQuotasController } from './network-quotas/network-quotas.controller';
 import { microversionMiddleware } from './compute/microversion';
 import { InstanceActionsController } from './compute/instance-actions.controller';
 import { ServersController } from './compute/servers.controller';
@@ -18,9 +32,19 @@ import { ComputeVersionsController } from './compute/versions.controller';
 import { API_CONFIG, ApiConfig } from './config';
 import { HealthController } from './health/health.controller';
 import { IdentityController } from './identity/identity.controller';
+import { DomainsController } from './identity/domains.controller';
+import { DomainsService } from './identity/domains.service';
+import { ProjectsController } from './identity/projects.controller';
+import { ProjectsService } from './identity/projects.service';
+import { RolesController } from './identity/roles.controller';
+import { RolesService } from './identity/roles.service';
+import { UsersController } from './identity/users.controller';
+import { UsersService } from './identity/users.service';
 import { TokenService } from './identity/token.service';
 import { NuboController } from './nubo/nubo.controller';
 import { ProxyController } from './proxy/proxy.controller';
+import { GlanceController } from './image/glance.controller';
+import { ImageDataProxy } from './image/image-data.proxy';
 
 @Module({})
 export class ApiModule implements NestModule {
@@ -29,11 +53,26 @@ export class ApiModule implements NestModule {
       module: ApiModule,
       controllers: [
         IdentityController,
+        DomainsController,
+        ProjectsController,
+        UsersController,
+        RolesController,
         ComputeVersionsController,
         FlavorsController,
+        FlavorExtraSpecsController,
+        KeypairsController,
+        ServerGroupsController,
+        QuotaSetsController,
+        LimitsController,
+        HypervisorsController,
+        OsServicesController,
+        AvailabilityZonesController,
+        AggregatesController,
+        NetworkQuotasController,
         ServersController,
         InstanceActionsController,
         ProxyController,
+        GlanceController,
         NuboController,
         HealthController,
       ],
@@ -57,8 +96,17 @@ export class ApiModule implements NestModule {
           },
         },
         TokenService,
+        DomainsService,
+        ProjectsService,
+        UsersService,
+        RolesService,
         ServersService,
         ServerActionService,
+        QuotaService,
+        GroupsService,
+        KeypairsService,
+        FlavorsService,
+        ImageDataProxy,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: OpenStackExceptionFilter },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },

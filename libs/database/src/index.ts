@@ -4,3 +4,4 @@ export * from './compute/compute.entities';
 export * from './network/network.entities';
 export * from './image/image.entities';
 export * from './compute/instance-actions';
+export * from './compute/tenant-resources.entities';

@@ -17,6 +17,7 @@ const server = (o: Partial<ServerEntity> = {}): ServerEntity =>
     hostId: 'nubo-h1',
     fault: null,
     metadata: {},
+    keyName: null,
     requestId: 'req-1',
     createdAt: new Date('2026-01-01T00:00:00.123Z'),
     updatedAt: new Date('2026-01-01T00:00:01Z'),

@@ -65,7 +65,7 @@ export function serverView(s: ServerEntity, o: { baseUrl: string; isAdmin: boole
     progress: 0,
     'OS-EXT-AZ:availability_zone': 'nova',
     config_drive: '',
-    key_name: null,
+    key_name: s.keyName,
     'OS-SRV-USG:launched_at': s.launchedAt ? s.launchedAt.toISOString().replace('Z', '') : null,
     'OS-SRV-USG:terminated_at': s.deletedAt ? s.deletedAt.toISOString().replace('Z', '') : null,
     'OS-EXT-STS:task_state': s.taskState,

@@ -15,11 +15,15 @@ import {
   jobId,
   subjects,
 } from '@nubo/contracts';
-import { FlavorEntity, ServerEntity, recordAction } from '@nubo/database';
+import { ServerEntity, recordAction } from '@nubo/database';
 import { JobQueue } from '@nubo/jobs';
 import { RpcClient } from '@nubo/messaging';
 import { randomUUID } from 'node:crypto';
 import { DataSource, IsNull } from 'typeorm';
+import { FlavorsService } from './flavors/flavors.service';
+import { KeypairsService } from './keypairs/keypairs.service';
+import { QuotaService } from './quotas/quota.service';
+import { GroupsService } from './server-groups/groups.service';
 import { parseServerListQuery } from './server-list-query';
 import { AuthContext } from '../common/auth-context';
 import {
@@ -40,7 +44,10 @@ export interface CreateServerRequest {
   name: string;
   flavorRef: string;
   imageRef?: string;
+  keyName?: string;
   metadata: Record<string, string>;
+  /** os:scheduler_hints.group: the server group to join. */
+  groupId?: string;
 }
 
 @Injectable()
@@ -51,10 +58,26 @@ export class ServersService {
     @Inject(DataSource) private readonly db: DataSource,
     @Inject(JobQueue) private readonly jobs: JobQueue,
     @Inject(RpcClient) private readonly rpc: RpcClient,
+    @Inject(FlavorsService) private readonly flavors: FlavorsService,
+    @Inject(QuotaService) private readonly quotas: QuotaService,
+    @Inject(GroupsService) private readonly groups: GroupsService,
+    @Inject(KeypairsService) private readonly keypairs: KeypairsService,
   ) {}
 
   parseCreate(body: unknown): CreateServerRequest {
-    const server = requireObject(requireObject(body, 'body').server, 'server');
+    const top = requireObject(body, 'body');
+    onlyKeys(top, 'body', ['server', 'os:scheduler_hints', 'OS-SCH-HNT:scheduler_hints']);
+    const server = requireObject(top.server, 'server');
+    const hints = top['os:scheduler_hints'] ?? top['OS-SCH-HNT:scheduler_hints'];
+    let groupId: string | undefined;
+    if (hints !== undefined) {
+      const h = requireObject(hints, 'os:scheduler_hints');
+      groupId = optionalString(h, 'group', { max: 36 });
+      if (groupId !== undefined && !isUuid(groupId)) {
+        throw new ValidationError(`Invalid input for field/attribute group. Value: ${groupId}. It is not a UUID`, 'group');
+      }
+    }
+    const keyName = optionalString(server, 'key_name', { min: 1, max: 255 });
     onlyKeys(server, 'server', CREATE_KEYS);
     const name = requireString(server, 'name', { min: 1, max: 255 });
     const flavorRef = requireStringOrInt(server, 'flavorRef');
@@ -72,13 +95,19 @@ export class ServersService {
     if (imageRef !== undefined && !isUuid(imageRef.split('/').pop()!)) {
       throw new ValidationError(`Invalid imageRef provided.`, 'imageRef');
     }
-    return { name, flavorRef, imageRef: imageRef?.split('/').pop(), metadata };
+    return { name, flavorRef, imageRef: imageRef?.split('/').pop(), keyName, metadata, groupId };
   }
 
   async create(request: CreateServerRequest, auth: AuthContext, requestId: string): Promise<ServerEntity> {
-    const flavor = await this.db.getRepository(FlavorEntity).findOneBy({ id: request.flavorRef });
-    // Nova answers an unknown flavor on create with 400, naming it.
-    if (!flavor) throw new ValidationError(`Flavor ${request.flavorRef} could not be found.`, 'flavorRef');
+    // Nova answers an unknown (or invisible) flavor, key or image on create with 400, naming it.
+    const flavor = await this.flavors.get(request.flavorRef, auth).catch((error: unknown) => {
+      throw error instanceof NotFoundError ? new ValidationError(`Flavor ${request.flavorRef} could not be found.`, 'flavorRef') : error;
+    });
+    if (request.keyName) {
+      await this.keypairs.get(auth.userId, request.keyName).catch((error: unknown) => {
+        throw error instanceof NotFoundError ? new ValidationError('Invalid key_name provided.', 'key_name') : error;
+      });
+    }
     if (request.imageRef) await this.checkImage(request.imageRef, auth, requestId);
 
     const server = this.db.getRepository(ServerEntity).create({
@@ -95,19 +124,28 @@ export class ServersService {
       hostId: null,
       fault: null,
       metadata: request.metadata,
+      keyName: request.keyName ?? null,
       requestId,
       launchedAt: null,
       deletedAt: null,
     });
+    // Quota, row, group membership and action in one transaction: parallel creates of a project
+    // queue on the quota lock, and a group of another project (404) leaves nothing behind.
     await this.db.transaction(async (tx) => {
+      await this.quotas.checkServerCreate(tx, auth.projectId, { instances: 1, cores: flavor.vcpus, ramMb: flavor.ramMb });
       await tx.getRepository(ServerEntity).insert(server);
+      if (request.groupId) await this.groups.addMember(tx, request.groupId, server.id, auth.projectId);
       await recordAction(tx, { serverId: server.id, projectId: auth.projectId, userId: auth.userId, action: 'create', requestId });
     });
     try {
       await this.jobs.enqueue('server.create', { serverId: server.id, requestId }, { jobId: jobId('server.create', server.id) });
     } catch (error) {
       // Not queued means not accepted: take the row back so nothing is half-created.
-      await this.db.getRepository(ServerEntity).delete({ id: server.id });
+      await this.db.transaction(async (tx) => {
+        await tx.query(`DELETE FROM compute.server_group_members WHERE server_id = $1`, [server.id]);
+        await tx.query(`DELETE FROM compute.instance_actions WHERE server_id = $1`, [server.id]);
+        await tx.query(`DELETE FROM compute.servers WHERE id = $1`, [server.id]);
+      });
       this.logger.error(`could not enqueue server.create for ${server.id}: ${(error as Error).message}`);
       throw new TimeoutError('The job queue is unavailable; nothing was created. Try again.');
     }

@@ -30,6 +30,17 @@ describe('rankHosts', () => {
     expect(rankHosts(hosts, req).ranked.map((h) => h.id)).toEqual(expected);
   });
 
+  it.each([
+    ['anti-affinity avoids members', { policy: 'anti-affinity' as const, memberHosts: ['b'] }, ['a', 'c']],
+    ['affinity sticks to members', { policy: 'affinity' as const, memberHosts: ['c'] }, ['c']],
+    ['affinity with no member yet is free', { policy: 'affinity' as const, memberHosts: [] }, ['b', 'a', 'c']],
+    ['soft anti-affinity ranks members last', { policy: 'soft-anti-affinity' as const, memberHosts: ['b'] }, ['a', 'c', 'b']],
+    ['soft affinity ranks members first', { policy: 'soft-affinity' as const, memberHosts: ['c'] }, ['c', 'b', 'a']],
+  ])('%s', (_what, group, expected) => {
+    const hosts = [host('a', { usedRamMb: 1024 }), host('b'), host('c', { ramMb: 4096 })];
+    expect(rankHosts(hosts, req, group).ranked.map((h) => h.id)).toEqual(expected);
+  });
+
   it('says why each rejected host was rejected', () => {
     const { rejected } = rankHosts([host('a', { usedRamMb: 8000 }), host('b', { vcpus: 1, usedVcpus: 4 })], req);
     expect(rejected.a).toMatch(/^RAM: 192 MB free, 512 MB wanted/);

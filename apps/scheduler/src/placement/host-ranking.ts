@@ -23,6 +23,12 @@ export interface ResourceRequest {
   diskGb: number;
 }
 
+/** The server group the server belongs to, and the hosts its other members run on. */
+export interface GroupPlacement {
+  policy: 'affinity' | 'anti-affinity' | 'soft-affinity' | 'soft-anti-affinity';
+  memberHosts: string[];
+}
+
 export interface RankedHost extends HostUsage {
   freeRamMb: number;
 }
@@ -35,16 +41,27 @@ export function freeOf(h: HostUsage) {
   };
 }
 
-export function rankHosts(hosts: HostUsage[], request: ResourceRequest): { ranked: RankedHost[]; rejected: Record<string, string> } {
+export function rankHosts(
+  hosts: HostUsage[],
+  request: ResourceRequest,
+  group?: GroupPlacement,
+): { ranked: RankedHost[]; rejected: Record<string, string> } {
   const rejected: Record<string, string> = {};
   const ranked: RankedHost[] = [];
+  const members = new Set(group?.memberHosts ?? []);
   for (const host of hosts) {
     const free = freeOf(host);
-    if (free.ramMb < request.ramMb) rejected[host.id] = `RAM: ${free.ramMb} MB free, ${request.ramMb} MB wanted`;
+    if (group?.policy === 'anti-affinity' && members.has(host.id)) rejected[host.id] = 'ServerGroupAntiAffinity: a member runs here';
+    else if (group?.policy === 'affinity' && members.size > 0 && !members.has(host.id)) {
+      rejected[host.id] = 'ServerGroupAffinity: the members run elsewhere';
+    } else if (free.ramMb < request.ramMb) rejected[host.id] = `RAM: ${free.ramMb} MB free, ${request.ramMb} MB wanted`;
     else if (free.vcpus < request.vcpus) rejected[host.id] = `VCPU: ${free.vcpus} free, ${request.vcpus} wanted`;
     else if (free.diskGb < request.diskGb) rejected[host.id] = `DISK: ${free.diskGb} GB free, ${request.diskGb} GB wanted`;
     else ranked.push({ ...host, freeRamMb: free.ramMb });
   }
-  ranked.sort((a, b) => b.freeRamMb - a.freeRamMb || a.id.localeCompare(b.id));
+  // Soft policies weigh instead of filtering: members' hosts first (affinity) or last (anti).
+  const soft = group?.policy === 'soft-affinity' ? -1 : group?.policy === 'soft-anti-affinity' ? 1 : 0;
+  const weight = (h: RankedHost) => (members.has(h.id) ? soft : 0);
+  ranked.sort((a, b) => weight(a) - weight(b) || b.freeRamMb - a.freeRamMb || a.id.localeCompare(b.id));
   return { ranked, rejected };
 }

@@ -73,6 +73,34 @@ run(PlacementService.name, () => {
     expect(spawning).toBe(5);
   });
 
+  it('never puts two members of a hard anti-affinity group on one host, racing 10 claims over 3 hosts', async () => {
+    await db.query(`UPDATE compute.hosts SET state = 'disabled' WHERE id LIKE $1`, [`it-${tag}-%`]);
+    const hosts = ['x', 'y', 'z'].map((h) => `it-${tag}-${h}`);
+    for (const h of hosts) await addHost(h, 64 * 1024);
+    const groupId = randomUUID();
+    await db.query(
+      `INSERT INTO compute.server_groups (id, project_id, user_id, name, policy) VALUES ($1, 'p', 'u', $2, 'anti-affinity')`,
+      [groupId, `it-${tag}-group`],
+    );
+    const servers = await Promise.all(Array.from({ length: 10 }, () => addServer(256)));
+    for (const id of servers) {
+      await db.query(`INSERT INTO compute.server_group_members (group_id, server_id) VALUES ($1, $2)`, [groupId, id]);
+    }
+    const results = await Promise.allSettled(
+      servers.map((id, i) => new PlacementService(sources[i % sources.length]).claimForServer(id, { vcpus: 1, ramMb: 256, diskGb: 1 })),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+    expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof NoValidHostError)).toBe(true);
+    const perHost: Array<{ host_id: string; n: number }> = await db.query(
+      `SELECT s.host_id, count(*)::int AS n FROM compute.servers s JOIN compute.server_group_members m ON m.server_id = s.id
+        WHERE m.group_id = $1 AND s.host_id IS NOT NULL GROUP BY s.host_id`,
+      [groupId],
+    );
+    expect(perHost.map((r) => r.host_id).sort()).toEqual(hosts);
+    expect(perHost.every((r) => r.n === 1)).toBe(true);
+    await db.query(`DELETE FROM compute.server_groups WHERE id = $1`, [groupId]);
+  });
+
   it('does not place a server that left the scheduling state', async () => {
     await addHost(`it-${tag}-b`, 4096);
     const id = await addServer(256);

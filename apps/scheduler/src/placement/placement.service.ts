@@ -6,7 +6,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { HostState, NoValidHostError, TaskState } from '@nubo/contracts';
 import { DataSource, EntityManager } from 'typeorm';
-import { HostUsage, ResourceRequest, rankHosts } from './host-ranking';
+import { GroupPlacement, HostUsage, ResourceRequest, rankHosts } from './host-ranking';
 
 const MAX_CLAIM_ATTEMPTS = 20;
 
@@ -23,8 +23,9 @@ export class PlacementService {
   async claimForServer(serverId: string, request: ResourceRequest): Promise<string | null> {
     for (let attempt = 1; attempt <= MAX_CLAIM_ATTEMPTS; attempt++) {
       const outcome = await this.db.transaction(async (tx) => {
+        const group = await this.groupPolicy(tx, serverId);
         const hosts = await this.hostUsage(tx);
-        const { ranked, rejected } = rankHosts(hosts, request);
+        const { ranked, rejected } = rankHosts(hosts, request, group);
         if (ranked.length === 0) {
           const why = hosts.length === 0 ? 'There are no hosts up.' : `Rejected: ${JSON.stringify(rejected)}`;
           throw new NoValidHostError(why);
@@ -52,6 +53,26 @@ export class PlacementService {
       if (outcome !== 'retry') return outcome;
     }
     throw new NoValidHostError('Too much contention on host claims; try again.');
+  }
+
+  /**
+   * The server's group policy and where its other members run. The group row is locked, so the
+   * placements of one group's members are serialized and two of them can never both pick a host
+   * that each alone would have been allowed (the race Nova documents).
+   */
+  private async groupPolicy(tx: EntityManager, serverId: string): Promise<GroupPlacement | undefined> {
+    const [group]: Array<{ id: string; policy: GroupPlacement['policy'] }> = await tx.query(
+      `SELECT g.id, g.policy FROM compute.server_group_members m JOIN compute.server_groups g ON g.id = m.group_id
+        WHERE m.server_id = $1 FOR UPDATE OF g`,
+      [serverId],
+    );
+    if (!group) return undefined;
+    const rows: Array<{ host_id: string }> = await tx.query(
+      `SELECT DISTINCT s.host_id FROM compute.server_group_members m JOIN compute.servers s ON s.id = m.server_id
+        WHERE m.group_id = $1 AND s.id <> $2 AND s.host_id IS NOT NULL AND s.deleted_at IS NULL`,
+      [group.id, serverId],
+    );
+    return { policy: group.policy, memberHosts: rows.map((r) => r.host_id) };
   }
 
   /** Frees everything a consumer holds. Idempotent. */

@@ -1,5 +1,6 @@
 import { HostState, PowerState, TaskState, VmState } from '@nubo/contracts';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { tenantResourceEntities } from './tenant-resources.entities';
 
 @Entity({ schema: 'compute', name: 'flavors' })
 export class FlavorEntity {
@@ -13,6 +14,7 @@ export class FlavorEntity {
   @Column('boolean', { name: 'is_public', default: true }) isPublic!: boolean;
   @Column('text', { default: '' }) description!: string;
   @Column('jsonb', { name: 'extra_specs', default: {} }) extraSpecs!: Record<string, string>;
+  @Column('real', { name: 'rxtx_factor', default: 1 }) rxtxFactor!: number;
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
 }
 
@@ -51,6 +53,7 @@ export class ServerEntity {
   @Column('text', { name: 'host_id', nullable: true }) hostId!: string | null;
   @Column('jsonb', { nullable: true }) fault!: { code: number; message: string; created: string } | null;
   @Column('jsonb', { default: {} }) metadata!: Record<string, string>;
+  @Column('text', { name: 'key_name', nullable: true }) keyName!: string | null;
   @Column('text', { name: 'request_id' }) requestId!: string;
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
   @Column('timestamptz', { name: 'updated_at', default: () => 'now()' }) updatedAt!: Date;
@@ -69,4 +72,4 @@ export class AllocationEntity {
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
 }
 
-export const computeEntities = [FlavorEntity, HostEntity, ServerEntity, AllocationEntity];
+export const computeEntities = [FlavorEntity, HostEntity, ServerEntity, AllocationEntity, ...tenantResourceEntities];
