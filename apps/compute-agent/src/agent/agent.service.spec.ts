@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { PowerState, ValidationError } from '@nubo/contracts';
+import { ConflictError, PowerState, ValidationError } from '@nubo/contracts';
 import { HandlerContext } from '@nubo/messaging';
 import { FakeDriver } from '../hypervisor/fake/fake.driver';
 import { AgentService, RpcRegistrar } from './agent.service';
@@ -20,12 +20,29 @@ describe(AgentService.name, () => {
   });
 
   describe('register', () => {
-    it('serves the four operations on this host subjects', () => {
+    it('serves every agent operation on this host subjects', () => {
       const handlers = new Map<string, unknown>();
       const registrar = { handle: (subject: string, _c: unknown, h: unknown) => handlers.set(subject, h) };
       const served = service.register(registrar as unknown as RpcRegistrar);
-      expect(served).toEqual(['agent.h1.server.spawn', 'agent.h1.server.destroy', 'agent.h1.server.status', 'agent.h1.server.list']);
+      const ops = ['spawn', 'destroy', 'status', 'list', 'stop', 'start', 'reboot', 'pause', 'unpause', 'suspend', 'resume'];
+      expect(served).toEqual(ops.map((op) => `agent.h1.server.${op}`));
       expect([...handlers.keys()]).toEqual(served);
+    });
+
+    it('routes each power subject to its driver operation', async () => {
+      const handlers = new Map<string, (req: unknown, ctx: HandlerContext) => Promise<unknown>>();
+      service.register({ handle: (subject: string, _c: unknown, h: never) => handlers.set(subject, h) } as unknown as RpcRegistrar);
+      const call = (op: string, body: object) => handlers.get(`agent.h1.server.${op}`)!({ opId: op, deadline: later(), ...body }, ctx);
+      await call('spawn', { spec });
+      await call('pause', { serverId: id });
+      await call('unpause', { serverId: id });
+      await call('reboot', { serverId: id, type: 'HARD', graceSeconds: 0 });
+      await call('stop', { serverId: id, graceSeconds: 0 });
+      await call('start', { serverId: id, spec });
+      await call('suspend', { serverId: id });
+      await expect(call('resume', { serverId: id, spec })).resolves.toMatchObject({ powerState: PowerState.Running });
+      const ops = driver.calls.filter((c) => c.endsWith(':start')).map((c) => c.split(':')[0]);
+      expect(ops).toEqual(['spawn', 'pause', 'unpause', 'reboot', 'stop', 'start', 'suspend', 'resume']);
     });
   });
 
@@ -35,6 +52,13 @@ describe(AgentService.name, () => {
       ['destroy', () => service.destroy({ opId: 'op1', deadline: Date.now() - 1, serverId: id }, ctx)],
       ['status', () => service.status({ opId: 'op1', deadline: Date.now() - 1, serverId: id }, ctx)],
       ['list', () => service.list({ opId: 'op1', deadline: Date.now() - 1 }, ctx)],
+      ['stop', () => service.stop({ opId: 'op1', deadline: Date.now() - 1, serverId: id, graceSeconds: 0 }, ctx)],
+      ['start', () => service.start({ opId: 'op1', deadline: Date.now() - 1, serverId: id, spec }, ctx)],
+      ['reboot', () => service.reboot({ opId: 'op1', deadline: Date.now() - 1, serverId: id, type: 'HARD', graceSeconds: 0 }, ctx)],
+      ['pause', () => service.pause({ opId: 'op1', deadline: Date.now() - 1, serverId: id }, ctx)],
+      ['unpause', () => service.unpause({ opId: 'op1', deadline: Date.now() - 1, serverId: id }, ctx)],
+      ['suspend', () => service.suspend({ opId: 'op1', deadline: Date.now() - 1, serverId: id }, ctx)],
+      ['resume', () => service.resume({ opId: 'op1', deadline: Date.now() - 1, serverId: id, spec }, ctx)],
     ])('refuses a stale %s and leaves the driver alone', async (_op, call) => {
       const error = await call().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ValidationError);
@@ -90,6 +114,41 @@ describe(AgentService.name, () => {
       const status = await service.status({ opId: 'op2', deadline: later(), serverId: id }, ctx);
       expect(status.powerState).toBe(PowerState.NoState);
       await spawn;
+    });
+  });
+
+  describe('power operations', () => {
+    const fresh = <T extends object>(extra: T) => ({ opId: 'op1', deadline: later(), serverId: id, ...extra });
+
+    it('serializes a stop behind a spawn of the same server and a start behind the stop', async () => {
+      await Promise.all([
+        service.spawn({ opId: 'op1', deadline: later(), spec }, ctx),
+        service.stop(fresh({ graceSeconds: 0 }), ctx),
+        service.start(fresh({ spec }), ctx),
+      ]);
+      expect(driver.calls).toEqual([
+        `spawn:${id}:start`, `spawn:${id}:end`, `stop:${id}:start`, `stop:${id}:end`, `start:${id}:start`, `start:${id}:end`,
+      ]);
+    });
+
+    it.each([
+      ['stop with a negative grace', () => service.stop(fresh({ graceSeconds: -1 }) as never, ctx), 'graceSeconds'],
+      ['stop without a grace', () => service.stop(fresh({}) as never, ctx), 'graceSeconds'],
+      ['reboot of an unknown type', () => service.reboot(fresh({ type: 'GENTLY', graceSeconds: 0 }) as never, ctx), 'type'],
+      ['reboot with a grace over the RPC timeout', () => service.reboot(fresh({ type: 'SOFT', graceSeconds: 301 }) as never, ctx), 'graceSeconds'],
+      ['pause of a server id that is not a UUID', () => service.pause(fresh({ serverId: '../x' }), ctx), 'serverId'],
+      ['start of a spec for another server', () => service.start(fresh({ spec: { ...spec, serverId: '9b2f4a7e-3c1d-4e5f-8a9b-0c1d2e3f4a5b' } }) as never, ctx), 'serverId'],
+      ['resume of a bad spec', () => service.resume(fresh({ spec: { ...spec, vcpus: 0 } }) as never, ctx), 'spec.vcpus'],
+    ])('rejects %s naming the field, before touching the driver', async (_what, call, field) => {
+      await expect(call()).rejects.toMatchObject({ details: { field } });
+      await expect(call()).rejects.toBeInstanceOf(ValidationError);
+      expect(driver.calls).toEqual([]);
+    });
+
+    it('passes the driver state conflicts through', async () => {
+      await service.spawn({ opId: 'op1', deadline: later(), spec }, ctx);
+      await service.stop(fresh({ graceSeconds: 0 }), ctx);
+      await expect(service.pause(fresh({}), ctx)).rejects.toBeInstanceOf(ConflictError);
     });
   });
 

@@ -9,15 +9,24 @@ import {
   AgentCommand,
   AgentOps,
   DestroyReply,
+  InstanceSpec,
   InstanceStatus,
+  RebootRequest,
   ServerRef,
   SpawnRequest,
+  StartRequest,
+  StopRequest,
   ValidationError,
   subjects,
 } from '@nubo/contracts';
 import { HandlerContext, RpcServer } from '@nubo/messaging';
 import { HypervisorDriver } from '../hypervisor/hypervisor-driver';
-import { assertServerId, validateInstanceSpec } from '../hypervisor/instance-spec';
+import {
+  assertServerId,
+  validateInstanceSpec,
+  validateRebootOptions,
+  validateStopOptions,
+} from '../hypervisor/instance-spec';
 import { KeyedMutex } from './keyed-mutex';
 
 /** The part of RpcServer the service needs; tests pass a map of handlers instead. */
@@ -50,7 +59,15 @@ export class AgentService {
     server.handle(on(AgentOps.destroy.op), AgentOps.destroy, (req, ctx) => this.destroy(req, ctx));
     server.handle(on(AgentOps.status.op), AgentOps.status, (req, ctx) => this.status(req, ctx));
     server.handle(on(AgentOps.list.op), AgentOps.list, (req, ctx) => this.list(req, ctx));
-    return [AgentOps.spawn, AgentOps.destroy, AgentOps.status, AgentOps.list].map((c) => on(c.op));
+    server.handle(on(AgentOps.stop.op), AgentOps.stop, (req, ctx) => this.stop(req, ctx));
+    server.handle(on(AgentOps.start.op), AgentOps.start, (req, ctx) => this.start(req, ctx));
+    server.handle(on(AgentOps.reboot.op), AgentOps.reboot, (req, ctx) => this.reboot(req, ctx));
+    server.handle(on(AgentOps.pause.op), AgentOps.pause, (req, ctx) => this.pause(req, ctx));
+    server.handle(on(AgentOps.unpause.op), AgentOps.unpause, (req, ctx) => this.unpause(req, ctx));
+    server.handle(on(AgentOps.suspend.op), AgentOps.suspend, (req, ctx) => this.suspend(req, ctx));
+    server.handle(on(AgentOps.resume.op), AgentOps.resume, (req, ctx) => this.resume(req, ctx));
+    const ops = [AgentOps.spawn, AgentOps.destroy, AgentOps.status, AgentOps.list, AgentOps.stop, AgentOps.start];
+    return [...ops, AgentOps.reboot, AgentOps.pause, AgentOps.unpause, AgentOps.suspend, AgentOps.resume].map((c) => on(c.op));
   }
 
   async spawn(request: SpawnRequest, ctx: HandlerContext): Promise<InstanceStatus> {
@@ -66,6 +83,44 @@ export class AgentService {
     return { serverId, destroyed };
   }
 
+  async stop(request: StopRequest, ctx: HandlerContext): Promise<InstanceStatus> {
+    this.assertFresh(request, 'stop', ctx);
+    const serverId = assertServerId(request.serverId);
+    const options = validateStopOptions(request);
+    return this.serialized('stop', serverId, request, ctx, () => this.driver.stop(serverId, options));
+  }
+
+  async start(request: StartRequest, ctx: HandlerContext): Promise<InstanceStatus> {
+    this.assertFresh(request, 'start', ctx);
+    const spec = this.specOf(request);
+    return this.serialized('start', spec.serverId, request, ctx, () => this.driver.start(spec));
+  }
+
+  async reboot(request: RebootRequest, ctx: HandlerContext): Promise<InstanceStatus> {
+    this.assertFresh(request, 'reboot', ctx);
+    const serverId = assertServerId(request.serverId);
+    const options = validateRebootOptions(request);
+    return this.serialized('reboot', serverId, request, ctx, () => this.driver.reboot(serverId, options));
+  }
+
+  async pause(request: ServerRef, ctx: HandlerContext): Promise<InstanceStatus> {
+    return this.simple('pause', request, ctx, (id) => this.driver.pause(id));
+  }
+
+  async unpause(request: ServerRef, ctx: HandlerContext): Promise<InstanceStatus> {
+    return this.simple('unpause', request, ctx, (id) => this.driver.unpause(id));
+  }
+
+  async suspend(request: ServerRef, ctx: HandlerContext): Promise<InstanceStatus> {
+    return this.simple('suspend', request, ctx, (id) => this.driver.suspend(id));
+  }
+
+  async resume(request: StartRequest, ctx: HandlerContext): Promise<InstanceStatus> {
+    this.assertFresh(request, 'resume', ctx);
+    const spec = this.specOf(request);
+    return this.serialized('resume', spec.serverId, request, ctx, () => this.driver.resume(spec));
+  }
+
   /** Reads are not serialized: a status must answer while a long spawn of the server runs. */
   async status(request: ServerRef, ctx: HandlerContext): Promise<InstanceStatus> {
     this.assertFresh(request, 'status', ctx);
@@ -75,6 +130,21 @@ export class AgentService {
   async list(request: AgentCommand, ctx: HandlerContext): Promise<{ instances: InstanceStatus[] }> {
     this.assertFresh(request, 'list', ctx);
     return { instances: await this.driver.list() };
+  }
+
+  private simple(op: string, request: ServerRef, ctx: HandlerContext, task: (serverId: string) => Promise<InstanceStatus>): Promise<InstanceStatus> {
+    this.assertFresh(request, op, ctx);
+    const serverId = assertServerId(request.serverId);
+    return this.serialized(op, serverId, request, ctx, () => task(serverId));
+  }
+
+  /** The spec of a start or resume; its server must be the one the request names. */
+  private specOf(request: StartRequest): InstanceSpec {
+    const spec = validateInstanceSpec(request.spec);
+    if (request.serverId !== undefined && request.serverId !== spec.serverId) {
+      throw new ValidationError('serverId must match spec.serverId', 'serverId');
+    }
+    return spec;
   }
 
   private serialized<T>(op: string, serverId: string, request: AgentCommand, ctx: HandlerContext, task: () => Promise<T>): Promise<T> {

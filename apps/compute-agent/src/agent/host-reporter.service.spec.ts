@@ -36,6 +36,18 @@ describe(HostReporterService.name, () => {
         instances: [{ serverId: id, powerState: PowerState.Running }],
       });
     });
+
+    it.each([
+      ['paused', (d: FakeDriver) => d.pause(id), PowerState.Paused],
+      ['stopped', (d: FakeDriver) => d.stop(id, { graceSeconds: 0 }), PowerState.Shutdown],
+      ['suspended', (d: FakeDriver) => d.suspend(id), PowerState.Suspended],
+    ])('reports a %s instance with its power state', async (_what, op, powerState) => {
+      const driver = new FakeDriver();
+      await driver.spawn({ serverId: id, vcpus: 1, ramMb: 64, diskGb: 0 });
+      await op(driver);
+      const reporter = new HostReporterService({ hostId: 'h1', driver, publisher: recorder().publisher, capacity, heartbeatMs: 1000 });
+      expect((await reporter.heartbeat()).instances).toEqual([{ serverId: id, powerState }]);
+    });
   });
 
   describe('startHeartbeat', () => {

@@ -20,6 +20,17 @@ export interface PowerStateChange {
 
 export type PowerStateListener = (change: PowerStateChange) => void;
 
+export interface StopOptions {
+  /** Seconds the guest gets to power off on ACPI before QEMU is stopped by force; 0: force at once. */
+  graceSeconds: number;
+}
+
+export interface RebootOptions {
+  /** HARD: reset in place. SOFT: ACPI power-off then boot again; HARD when the guest ignores it. */
+  type: 'SOFT' | 'HARD';
+  graceSeconds: number;
+}
+
 /**
  * Contract of every driver. Calls for one server are serialized by the caller (the agent); calls
  * for different servers may run concurrently.
@@ -29,32 +40,76 @@ export interface HypervisorDriver {
   readonly accelerator: Accelerator;
 
   /**
-   * Starts the instance. Postcondition: either the instance runs (the reply says so) or nothing of
-   * it is left (no process, no instance directory) and the call throws. Idempotent: when the
-   * instance already runs, answers its status and starts nothing. Throws `ConflictError` when a
-   * running instance has a different shape (vcpus, ram).
+   * Starts the instance. Postcondition: either the instance runs (the reply says so) or nothing the
+   * call created is left (no process, no new instance directory, no partial image) and it throws.
+   * Idempotent: when the instance already runs, answers its status and starts nothing. An instance
+   * whose process is gone but whose files remain is started from them, as by `start` (its disk is
+   * kept, even when that fails). Throws `ConflictError` when a running instance has a different
+   * shape (vcpus, ram), or when the instance is suspended.
    */
   spawn(spec: InstanceSpec): Promise<InstanceStatus>;
 
   /**
    * Stops the instance (gracefully, then by force) and removes everything it had on the host.
-   * Idempotent: resolves false when there was nothing to destroy.
+   * Idempotent: resolves false when there was nothing to destroy. Shared base images stay.
    */
   destroy(serverId: string): Promise<boolean>;
 
   /**
    * Live status, asking the hypervisor. `shutdown` when the instance is known but its process is
-   * gone; `nostate` when the driver knows nothing of this server.
+   * gone (`suspended` when its RAM is saved); `nostate` when the driver knows nothing of this server.
    */
   status(serverId: string): Promise<InstanceStatus>;
+
+  /*
+   * Power operations. The allowed source states are in power-transitions.ts; an operation not
+   * allowed from the current state throws `ConflictError`, one already done answers the status
+   * (idempotent), and one on a server the driver does not know throws `NotFoundError` (start and
+   * resume excepted: they carry the spec and boot it). Each resolves with the status it ended in.
+   */
+
+  /**
+   * Powers off: ACPI power button, up to `graceSeconds` for the guest to turn itself off, then
+   * QEMU is quit (SIGKILL if needed). The instance's files stay; power state `shutdown`. A guest
+   * that is not running (paused, crashed) is not asked: it cannot answer.
+   */
+  stop(serverId: string, options: StopOptions): Promise<InstanceStatus>;
+
+  /**
+   * Boots a stopped instance from its files (its disk, its stored spec), or from `spec` when the
+   * host has no files for it. A failure kills what it started and keeps the files.
+   */
+  start(spec: InstanceSpec): Promise<InstanceStatus>;
+
+  /** Ends `running`. HARD keeps the process (system_reset); SOFT may replace it. */
+  reboot(serverId: string, options: RebootOptions): Promise<InstanceStatus>;
+
+  /** Freezes the vCPUs (QMP stop); power state `paused`. */
+  pause(serverId: string): Promise<InstanceStatus>;
+
+  /** Thaws the vCPUs (QMP cont); power state `running`. */
+  unpause(serverId: string): Promise<InstanceStatus>;
+
+  /**
+   * Saves guest RAM to a file in the instance directory and ends the process (virsh managedsave);
+   * power state `suspended`, also for a new driver adopting the directory. A failure leaves the
+   * guest as it was.
+   */
+  suspend(serverId: string): Promise<InstanceStatus>;
+
+  /**
+   * Starts the instance from its saved RAM: the guest carries on where it was; the saved file is
+   * deleted once the guest runs. A failure keeps the saved file (and the `suspended` state).
+   */
+  resume(spec: InstanceSpec): Promise<InstanceStatus>;
 
   /** Every instance the driver tracks, from its cached state (cheap: used by each heartbeat). */
   list(): Promise<InstanceStatus[]>;
 
   /**
    * Re-discovers the instances left on the host by a previous agent process: live ones are
-   * tracked again (their VMs never stopped), dead ones are reported `shutdown` and left in place
-   * for the control plane to decide. Call once at boot, before serving.
+   * tracked again (their VMs never stopped), dead ones are reported `shutdown` (`suspended` when
+   * their RAM is saved) and left in place for the control plane to decide. Call once at boot, before serving.
    */
   adopt(): Promise<InstanceStatus[]>;
 

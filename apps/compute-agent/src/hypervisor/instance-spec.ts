@@ -1,13 +1,21 @@
 /**
  * Validation of what reaches a driver. Server ids become directory names and QEMU arguments, so
- * they must be canonical UUIDs; sizes must be positive integers.
+ * they must be canonical UUIDs; sizes must be positive integers; an image is named on the host by
+ * its sha256 only, so its id and URL never become paths.
  */
-import { InstanceSpec, ValidationError } from '@nubo/contracts';
+import { ImageSource, InstanceSpec, ValidationError } from '@nubo/contracts';
+import type { RebootOptions, StopOptions } from './hypervisor-driver';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** QEMU q35 accepts at most 288 vCPUs. */
 export const MAX_VCPUS = 288;
+
+/** The agent's stop and reboot RPCs allow 330 s; the grace period must end well before. */
+export const MAX_GRACE_SECONDS = 300;
+
+const SHA256 = /^[0-9a-f]{64}$/;
+const DISK_FORMATS: ReadonlyArray<ImageSource['diskFormat']> = ['raw', 'qcow2', 'iso'];
 
 export function isServerId(value: unknown): value is string {
   return typeof value === 'string' && UUID.test(value);
@@ -27,7 +35,58 @@ export function validateInstanceSpec(spec: unknown): InstanceSpec {
   if (!Number.isInteger(s.diskGb) || (s.diskGb as number) < 0) {
     throw new ValidationError('spec.diskGb must be an integer >= 0', 'spec.diskGb');
   }
-  return { serverId: s.serverId as string, vcpus: s.vcpus as number, ramMb: s.ramMb as number, diskGb: s.diskGb as number };
+  const image = s.image === undefined ? undefined : validateImageSource(s.image);
+  return {
+    serverId: s.serverId as string,
+    vcpus: s.vcpus as number,
+    ramMb: s.ramMb as number,
+    diskGb: s.diskGb as number,
+    ...(image ? { image } : {}),
+  };
+}
+
+export function validateImageSource(value: unknown): ImageSource {
+  if (!value || typeof value !== 'object') throw new ValidationError('spec.image must be an object', 'spec.image');
+  const i = value as Partial<ImageSource>;
+  if (typeof i.id !== 'string' || i.id.length < 1 || i.id.length > 255) {
+    throw new ValidationError('spec.image.id must be a string of 1 to 255 characters', 'spec.image.id');
+  }
+  if (typeof i.sha256 !== 'string' || !SHA256.test(i.sha256)) {
+    throw new ValidationError('spec.image.sha256 must be 64 lower-case hex digits', 'spec.image.sha256');
+  }
+  positiveInt(i.sizeBytes, 'spec.image.sizeBytes');
+  if (!DISK_FORMATS.includes(i.diskFormat as ImageSource['diskFormat'])) {
+    throw new ValidationError(`spec.image.diskFormat must be one of ${DISK_FORMATS.join(', ')}`, 'spec.image.diskFormat');
+  }
+  if (!isHttpUrl(i.url)) throw new ValidationError('spec.image.url must be an http or https URL', 'spec.image.url');
+  return { id: i.id, sha256: i.sha256, sizeBytes: i.sizeBytes as number, diskFormat: i.diskFormat!, url: i.url };
+}
+
+export function validateStopOptions(value: unknown): StopOptions {
+  return { graceSeconds: graceSeconds((value as Partial<StopOptions> | undefined)?.graceSeconds) };
+}
+
+export function validateRebootOptions(value: unknown): RebootOptions {
+  const type = (value as Partial<RebootOptions> | undefined)?.type;
+  if (type !== 'SOFT' && type !== 'HARD') throw new ValidationError('type must be SOFT or HARD', 'type');
+  return { type, graceSeconds: graceSeconds((value as Partial<RebootOptions>).graceSeconds) };
+}
+
+function graceSeconds(value: unknown): number {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > MAX_GRACE_SECONDS) {
+    throw new ValidationError(`graceSeconds must be an integer between 0 and ${MAX_GRACE_SECONDS}`, 'graceSeconds');
+  }
+  return value as number;
+}
+
+function isHttpUrl(value: unknown): value is string {
+  if (typeof value !== 'string' || value.length > 4096) return false;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
 }
 
 function positiveInt(value: unknown, field: string, max = Number.MAX_SAFE_INTEGER): void {

@@ -3,9 +3,18 @@
  * (many agents, no QEMU). Instances live in a `FakeHost` that outlives driver objects, so a
  * "restarted agent" (a new driver on the same host) can adopt them.
  */
-import { ConflictError, InstanceSpec, InstanceStatus, PowerState } from '@nubo/contracts';
-import { Accelerator, HypervisorDriver, HypervisorError, PowerStateEmitter, PowerStateListener } from '../hypervisor-driver';
-import { assertServerId, validateInstanceSpec } from '../instance-spec';
+import { ConflictError, InstanceSpec, InstanceStatus, NotFoundError, PowerState } from '@nubo/contracts';
+import {
+  Accelerator,
+  HypervisorDriver,
+  HypervisorError,
+  PowerStateEmitter,
+  PowerStateListener,
+  RebootOptions,
+  StopOptions,
+} from '../hypervisor-driver';
+import { assertServerId, validateInstanceSpec, validateRebootOptions, validateStopOptions } from '../instance-spec';
+import { PowerOp, planPowerOp } from '../power-transitions';
 
 interface FakeInstance {
   spec: InstanceSpec;
@@ -40,6 +49,7 @@ export class FakeDriver implements HypervisorDriver {
   private readonly events = new PowerStateEmitter();
   private readonly delayMs: number;
   private failures: Error[] = [];
+  private readonly opFailures = new Map<PowerOp, Error[]>();
 
   constructor(options: FakeDriverOptions = {}) {
     this.host = options.host ?? new FakeHost();
@@ -50,6 +60,11 @@ export class FakeDriver implements HypervisorDriver {
   /** The next spawn fails (after its delay) and leaves nothing behind, as the contract demands. */
   failNextSpawn(error: Error = new Error('injected failure')): void {
     this.failures.push(error);
+  }
+
+  /** The next `op` fails (after its delay) and leaves the instance as it was. */
+  failNext(op: PowerOp, error: Error = new Error('injected failure')): void {
+    this.opFailures.set(op, [...(this.opFailures.get(op) ?? []), error]);
   }
 
   /** Simulates something happening to the guest (shutdown from inside, a panic, ...). */
@@ -70,6 +85,9 @@ export class FakeDriver implements HypervisorDriver {
     this.calls.push(`spawn:${id}:start`);
     try {
       const existing = this.host.instances.get(id);
+      if (existing?.powerState === PowerState.Suspended) {
+        throw new ConflictError(`server ${id} is suspended on this host; resume it`, { serverId: id });
+      }
       if (existing && existing.powerState !== PowerState.Shutdown) {
         if (existing.spec.vcpus !== spec.vcpus || existing.spec.ramMb !== spec.ramMb) {
           throw new ConflictError(`server ${id} already runs on this host with another shape`, { serverId: id });
@@ -109,6 +127,54 @@ export class FakeDriver implements HypervisorDriver {
     }
   }
 
+  stop(serverId: string, options: StopOptions): Promise<InstanceStatus> {
+    validateStopOptions(options);
+    return this.powerOp('stop', assertServerId(serverId), (instance) => {
+      instance.powerState = PowerState.Shutdown;
+      return 'stop';
+    });
+  }
+
+  start(spec: InstanceSpec): Promise<InstanceStatus> {
+    return this.bootOp('start', validateInstanceSpec(spec), () => 'start');
+  }
+
+  reboot(serverId: string, options: RebootOptions): Promise<InstanceStatus> {
+    const { type } = validateRebootOptions(options);
+    return this.powerOp('reboot', assertServerId(serverId), (instance) => {
+      // HARD resets in place; SOFT (and HARD from a stopped or suspended state) boots a new process.
+      const inPlace = type === 'HARD' && instance.powerState !== PowerState.Shutdown && instance.powerState !== PowerState.Suspended;
+      if (!inPlace) instance.pid = this.host.allocatePid();
+      instance.powerState = PowerState.Running;
+      return inPlace ? 'RESET:host-qmp-system-reset' : `reboot:${type.toLowerCase()}`;
+    });
+  }
+
+  pause(serverId: string): Promise<InstanceStatus> {
+    return this.powerOp('pause', assertServerId(serverId), (instance) => {
+      instance.powerState = PowerState.Paused;
+      return 'STOP';
+    });
+  }
+
+  unpause(serverId: string): Promise<InstanceStatus> {
+    return this.powerOp('unpause', assertServerId(serverId), (instance) => {
+      instance.powerState = PowerState.Running;
+      return 'RESUME';
+    });
+  }
+
+  suspend(serverId: string): Promise<InstanceStatus> {
+    return this.powerOp('suspend', assertServerId(serverId), (instance) => {
+      instance.powerState = PowerState.Suspended;
+      return 'suspend';
+    });
+  }
+
+  resume(spec: InstanceSpec): Promise<InstanceStatus> {
+    return this.bootOp('resume', validateInstanceSpec(spec), (instance) => (instance?.powerState === PowerState.Suspended ? 'resume' : 'start'));
+  }
+
   async status(serverId: string): Promise<InstanceStatus> {
     const id = assertServerId(serverId);
     if (!this.tracked.has(id)) return { serverId: id, powerState: PowerState.NoState };
@@ -128,10 +194,54 @@ export class FakeDriver implements HypervisorDriver {
     this.tracked.clear();
   }
 
+  /** A power operation on a known instance: checked against the transition table, then applied. */
+  private async powerOp(op: PowerOp, id: string, apply: (instance: FakeInstance) => string): Promise<InstanceStatus> {
+    this.calls.push(`${op}:${id}:start`);
+    try {
+      const instance = this.tracked.has(id) ? this.host.instances.get(id) : undefined;
+      if (!instance) throw new NotFoundError(`server ${id} is not on this host`, { serverId: id });
+      if (planPowerOp(op, id, instance.powerState) === 'noop') return this.snapshot(id);
+      await this.delay();
+      this.failIfInjected(op, id);
+      const reason = apply(instance);
+      this.events.emit(id, instance.powerState, reason);
+      return this.snapshot(id);
+    } finally {
+      this.calls.push(`${op}:${id}:end`);
+    }
+  }
+
+  /** start and resume: they carry the spec, so an instance unknown here is booted from it. */
+  private async bootOp(op: 'start' | 'resume', spec: InstanceSpec, reason: (i?: FakeInstance) => string): Promise<InstanceStatus> {
+    const id = spec.serverId;
+    this.calls.push(`${op}:${id}:start`);
+    try {
+      const instance = this.host.instances.get(id);
+      if (instance && planPowerOp(op, id, instance.powerState) === 'noop') {
+        this.tracked.add(id);
+        return this.snapshot(id);
+      }
+      await this.delay();
+      this.failIfInjected(op, id);
+      const why = reason(instance);
+      this.host.instances.set(id, { spec: instance?.spec ?? spec, pid: this.host.allocatePid(), powerState: PowerState.Running });
+      this.tracked.add(id);
+      this.events.emit(id, PowerState.Running, why);
+      return this.snapshot(id);
+    } finally {
+      this.calls.push(`${op}:${id}:end`);
+    }
+  }
+
+  private failIfInjected(op: PowerOp, id: string): void {
+    const failure = this.opFailures.get(op)?.shift();
+    if (failure) throw new HypervisorError(op, id, failure.message);
+  }
+
   private snapshot(id: string): InstanceStatus {
     const instance = this.host.instances.get(id);
     if (!instance) return { serverId: id, powerState: PowerState.Shutdown };
-    const alive = instance.powerState !== PowerState.Shutdown;
+    const alive = instance.powerState !== PowerState.Shutdown && instance.powerState !== PowerState.Suspended;
     return {
       serverId: id,
       powerState: instance.powerState,

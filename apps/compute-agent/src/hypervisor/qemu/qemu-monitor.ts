@@ -86,6 +86,11 @@ export class QemuMonitor extends EventEmitter<MonitorEvents> {
     return this.client.queryStatus({ timeoutMs });
   }
 
+  /** Runs one QMP command (system_powerdown, stop, cont, migrate, ...) and resolves with its return. */
+  execute<T = unknown>(command: string, args?: Record<string, unknown>, timeoutMs = 10_000): Promise<T> {
+    return this.client.execute<T>(command, args, { timeoutMs });
+  }
+
   /** Asks QEMU to exit. QEMU may close the socket before it answers: that counts as success. */
   async quit(timeoutMs = 2_000): Promise<void> {
     try {

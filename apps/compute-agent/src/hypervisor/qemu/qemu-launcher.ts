@@ -1,0 +1,118 @@
+/**
+ * Starting and ending one QEMU. `fresh` builds the instance directory from nothing (spawn) and
+ * removes it again if the start fails; otherwise the directory is reused (start, reboot, resume)
+ * and only what QEMU itself made (sockets, pidfile) is cleared, so a failed start never loses a
+ * disk or saved RAM.
+ */
+import { Logger } from '@nestjs/common';
+import { InstanceSpec } from '@nubo/contracts';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { Accelerator, HypervisorError } from '../hypervisor-driver';
+import { ImageCache } from './image-cache';
+import { BaseImage, InstancePaths, buildQemuArgv } from './qemu-argv';
+import { createOverlay } from './qemu-img';
+import { QemuMonitor } from './qemu-monitor';
+import { LaunchedQemu, killQemu, launchQemu, readPidfile, signalQemu, stderrTail, waitForExit } from './qemu-process';
+
+export interface QemuLauncherOptions {
+  accelerator: Accelerator;
+  netns?: string;
+  qemuBinary?: string;
+  /** Time QEMU has to answer QMP after it is started. */
+  startTimeoutMs?: number;
+  /** Time QEMU has to exit after `quit` before it gets SIGKILL. */
+  quitTimeoutMs?: number;
+}
+
+export interface LaunchOptions {
+  /** Build the directory from nothing, and remove it if the start fails. */
+  fresh: boolean;
+  /** Start waiting for a migration stream (resume): QEMU answers `inmigrate`, not `running`. */
+  incoming?: boolean;
+}
+
+export interface Started {
+  pid: number;
+  monitor: QemuMonitor;
+  qmpStatus: string;
+}
+
+const GiB = 2 ** 30;
+
+export class QemuLauncher {
+  private readonly logger = new Logger(QemuLauncher.name);
+
+  constructor(
+    private readonly options: QemuLauncherOptions,
+    readonly images: ImageCache,
+  ) {}
+
+  /** Starts QEMU for `spec`; on failure kills what it started, cleans up, and throws `HypervisorError(op)`. */
+  async launch(op: string, spec: InstanceSpec, paths: InstancePaths, options: LaunchOptions): Promise<Started> {
+    const id = spec.serverId;
+    let launched: LaunchedQemu | undefined;
+    let monitor: QemuMonitor | undefined;
+    try {
+      // The image first: a download can be long and a bad image must leave no directory behind.
+      const image = spec.image ? await this.images.ensure(spec.image) : undefined;
+      const argv = buildQemuArgv({ spec, paths, accelerator: this.options.accelerator, image, incoming: options.incoming });
+      if (options.fresh) await rm(paths.dir, { recursive: true, force: true });
+      await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+      // Leftovers of a dead QEMU (stale sockets, pidfile) must not be mistaken for the new one.
+      for (const stale of [paths.qmp, paths.qmpOps, paths.pidfile, paths.saveSock, paths.restoreSock]) await rm(stale, { force: true });
+      await writeFile(`${paths.spec}.tmp`, `${JSON.stringify(spec, null, 2)}\n`);
+      await rename(`${paths.spec}.tmp`, paths.spec);
+      if (image) await this.prepareDisk(spec, paths, image);
+      launched = await launchQemu({ binary: this.binary, argv, netns: this.options.netns, stderrPath: paths.stderr });
+      const child = launched;
+      monitor = await QemuMonitor.connect(paths.qmp, id, {
+        timeoutMs: this.options.startTimeoutMs ?? 30_000,
+        exited: () => child.exit,
+      });
+      const status = await monitor.queryStatus();
+      const expected = options.incoming ? 'inmigrate' : 'running';
+      if (status.status !== expected) throw new Error(`QEMU is ${status.status} after start, not ${expected}`);
+      const pid = readPidfile(paths.pidfile) ?? launched.pid;
+      this.logger.log(`${op}: started QEMU of serverId=${id} pid=${pid} accel=${this.options.accelerator}${this.netnsNote()}`);
+      return { pid, monitor, qmpStatus: status.status };
+    } catch (error) {
+      const tail = launched ? await stderrTail(paths.stderr) : '';
+      monitor?.close();
+      if (launched) await killQemu(launched.pid, id);
+      if (options.fresh) await rm(paths.dir, { recursive: true, force: true });
+      const message = (error as Error).message + (tail ? `; QEMU said: ${tail}` : '');
+      throw new HypervisorError(op, id, message);
+    }
+  }
+
+  /** `quit` over QMP (SIGTERM without a monitor), then SIGKILL. */
+  async terminate(op: string, id: string, pid: number | undefined, monitor: QemuMonitor | undefined): Promise<void> {
+    if (monitor?.isConnected) await monitor.quit();
+    else signalQemu(pid, id, 'SIGTERM');
+    if (await waitForExit(pid, id, this.options.quitTimeoutMs ?? 3_000)) return;
+    this.logger.warn(`serverId=${id} pid=${pid} ignored quit; sending SIGKILL`);
+    if (!(await killQemu(pid, id))) throw new HypervisorError(op, id, `QEMU pid ${pid} survived SIGKILL`);
+  }
+
+  /**
+   * The root disk: a qcow2 overlay on the cached base, with an explicit backing format, grown to
+   * the flavor's size. Made once; later starts reuse it (it holds the guest's writes). An ISO
+   * has no overlay: it is attached read-only.
+   */
+  private async prepareDisk(spec: InstanceSpec, paths: InstancePaths, image: BaseImage & { virtualSize: number }): Promise<void> {
+    if (image.format === 'iso' || existsSync(paths.disk)) return;
+    const tmp = `${paths.disk}.tmp`;
+    const sizeBytes = Math.max(spec.diskGb * GiB, image.virtualSize);
+    await createOverlay({ base: image.path, baseFormat: image.format, overlay: tmp, sizeBytes });
+    await rename(tmp, paths.disk);
+  }
+
+  private get binary(): string {
+    return this.options.qemuBinary ?? 'qemu-system-x86_64';
+  }
+
+  private netnsNote(): string {
+    return this.options.netns ? ` netns=${this.options.netns}` : '';
+  }
+}
