@@ -31,6 +31,12 @@ write_env() {
      echo "NUBO_CLOUD_NAME=$NUBO_CLOUD_NAME"
      echo "NUBO_LOG_LEVEL=${NUBO_LOG_LEVEL:-log}"
      echo "NUBO_STOP_GRACE_S=${NUBO_STOP_GRACE_S:-60}"
+     echo "NUBO_STATE_DIR=$NUBO_STATE_DIR"
+     # Signs the api's calls to the image store and the agents' image download URLs.
+     echo "NUBO_INTERNAL_SECRET=$(secret internal-secret)"
+     echo "NUBO_IMAGE_HTTP_PORT=$((NUBO_HEALTH_PORT_BASE + 5))"
+     echo "NUBO_IMAGE_INTERNAL_URL=http://127.0.0.1:$((NUBO_HEALTH_PORT_BASE + 5))"
+     echo "NUBO_IMAGE_URL=http://127.0.0.1:$((NUBO_HEALTH_PORT_BASE + 5))"
    } > "$NUBO_STATE_DIR/cloud.env"
    cat > "$NUBO_STATE_DIR/openrc" <<RC
 # Nubo all-in-one cloud: source this file, then use the openstack CLI or the API.

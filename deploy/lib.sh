@@ -68,6 +68,6 @@ pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 secret() { # name
   local f="$NUBO_STATE_DIR/secrets/$1"
   mkdir -p "$NUBO_STATE_DIR/secrets"; chmod 700 "$NUBO_STATE_DIR/secrets"
-  [ -s "$f" ] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$f")
+  [ -s "$f" ] || (umask 077; head -c 36 /dev/urandom | base64 | tr -d '/+=' > "$f")
   cat "$f"
 }

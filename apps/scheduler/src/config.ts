@@ -8,6 +8,10 @@ export const schedulerSchema = {
   NUBO_HEALTH_PORT: env.port({ default: 8781 }),
   /** Seconds a guest gets to power off on ACPI (os-stop, soft reboot) before it is forced. */
   NUBO_STOP_GRACE_S: env.int({ default: 60, min: 0, max: 300 }),
+  /** Signs the image download URLs handed to agents (shared with the image store). */
+  NUBO_INTERNAL_SECRET: env.string({ pattern: /^.{32,}$/ }),
+  /** The image store's HTTP base URL as agents reach it. */
+  NUBO_IMAGE_INTERNAL_URL: env.url({ protocols: ['http:', 'https:'], default: 'http://127.0.0.1:8792' }),
 };
 
 export type SchedulerConfig = ReturnType<typeof loadSchedulerConfig>;

@@ -66,8 +66,8 @@ export class ServersService {
 
   parseCreate(body: unknown): CreateServerRequest {
     const top = requireObject(body, 'body');
-    onlyKeys(top, 'body', ['server', 'os:scheduler_hints', 'OS-SCH-HNT:scheduler_hints']);
     const server = requireObject(top.server, 'server');
+    onlyKeys(top, 'body', ['server', 'os:scheduler_hints', 'OS-SCH-HNT:scheduler_hints']);
     const hints = top['os:scheduler_hints'] ?? top['OS-SCH-HNT:scheduler_hints'];
     let groupId: string | undefined;
     if (hints !== undefined) {
