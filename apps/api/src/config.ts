@@ -8,6 +8,10 @@ export const apiSchema = {
   NUBO_PUBLIC_URL: env.optionalString(),
   NUBO_REGION: env.string({ default: 'RegionOne', pattern: /^[A-Za-z0-9_-]{1,64}$/ }),
   NUBO_TOKEN_TTL_S: env.int({ default: 3600, min: 60 }),
+  /** Signs requests to the image store on behalf of callers (shared with image-store and scheduler). */
+  NUBO_INTERNAL_SECRET: env.string({ pattern: /^.{32,}$/ }),
+  /** The image store's HTTP server, where image uploads and downloads are streamed. */
+  NUBO_IMAGE_URL: env.url({ default: 'http://127.0.0.1:8792', protocols: ['http:', 'https:'] }),
 };
 
 export type ApiConfig = ReturnType<typeof loadApiConfig>;

@@ -18,6 +18,8 @@ async function bootstrap(): Promise<void> {
   app.use(json({ limit: '1mb', type: (req) => /json/i.test(String(req.headers['content-type'] ?? 'application/json')) }), malformedBodyHandler);
   serveOpenApi(app);
   app.enableShutdownHooks();
+  // Image uploads stream through the API and may take longer than Node's default 5-minute limit.
+  app.getHttpServer().requestTimeout = 0;
   await app.listen(config.NUBO_API_PORT, config.NUBO_API_HOST);
 }
 

@@ -2,8 +2,14 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { openDataSource } from '@nubo/database';
 import { RpcServer } from '@nubo/messaging';
 import { DataSource } from 'typeorm';
-import { ImageConfig } from './config';
+import { IMAGE_CONFIG, ImageConfig, imageDir } from './config';
+import { ImageBytesService } from './http/image-bytes.service';
+import { ImageHttpServer } from './http/image-http.server';
+import { ImageFiles } from './images/image-files';
 import { ImagesHandlers } from './images/images.handlers';
+import { ImagesService } from './images/images.service';
+import { FsImageStorage } from './storage/fs-image-storage';
+import { IMAGE_STORAGE } from './storage/image-storage.token';
 
 @Module({})
 export class ImageStoreModule {
@@ -11,12 +17,25 @@ export class ImageStoreModule {
     return {
       module: ImageStoreModule,
       providers: [
+        { provide: IMAGE_CONFIG, useValue: config },
         { provide: RpcServer, useValue: rpcServer },
         {
           provide: DataSource,
           useFactory: () => openDataSource({ url: config.NUBO_DATABASE_URL, schemas: ['image'], applicationName: 'nubo-image-store' }),
         },
+        {
+          provide: IMAGE_STORAGE,
+          useFactory: async () => {
+            const storage = new FsImageStorage(imageDir(config));
+            await storage.init();
+            return storage;
+          },
+        },
+        ImageFiles,
+        ImagesService,
         ImagesHandlers,
+        ImageBytesService,
+        ImageHttpServer,
       ],
     };
   }

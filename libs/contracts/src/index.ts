@@ -6,4 +6,5 @@ export * from './host.contract';
 export * from './jobs.contract';
 export * from './health.contract';
 export * from './image.contract';
+export * from './image-url';
 export * from './network.contract';

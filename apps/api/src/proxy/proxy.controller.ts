@@ -1,9 +1,9 @@
 /**
- * Neutron and Glance calls are authenticated here and answered by the network and image-store
- * services over NATS. Their full APIs come with issues #7 and #4; the skeleton lists.
+ * Neutron calls are authenticated here and answered by the network service over NATS. Its full
+ * API comes with issue #7; the skeleton lists. Glance lives in ../image/glance.controller.ts.
  */
 import { Controller, Get, Inject } from '@nestjs/common';
-import { ImageOps, NetworkOps, subjects } from '@nubo/contracts';
+import { NetworkOps, subjects } from '@nubo/contracts';
 import { RpcClient } from '@nubo/messaging';
 import { Auth, AuthContext, Public, RequestId } from '../common/auth-context';
 import { API_CONFIG, ApiConfig, publicUrl } from '../config';
@@ -26,22 +26,6 @@ export class ProxyController {
     const reply = await this.rpc.call(subjects.service('network', NetworkOps.list.op), NetworkOps.list, { projectId: auth.projectId }, { requestId });
     return {
       networks: reply.networks.map((n) => ({ id: n.id, name: n.name, tenant_id: n.projectId, project_id: n.projectId, shared: n.shared, status: 'ACTIVE' })),
-    };
-  }
-
-  @Public()
-  @Get('image')
-  imageVersions(): unknown {
-    return { versions: [{ id: 'v2.9', status: 'CURRENT', links: [{ rel: 'self', href: `${publicUrl(this.config)}/image/v2/` }] }] };
-  }
-
-  @Get('image/v2/images')
-  async images(@Auth() auth: AuthContext, @RequestId() requestId: string): Promise<unknown> {
-    const reply = await this.rpc.call(subjects.service('image', ImageOps.list.op), ImageOps.list, { projectId: auth.projectId }, { requestId });
-    return {
-      images: reply.images.map((i) => ({ id: i.id, name: i.name, status: i.status, visibility: i.visibility, owner: i.projectId })),
-      first: '/v2/images',
-      schema: '/v2/schemas/images',
     };
   }
 }
