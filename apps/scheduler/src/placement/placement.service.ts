@@ -8,7 +8,7 @@ import { HostState, NoValidHostError, TaskState } from '@nubo/contracts';
 import { DataSource, EntityManager } from 'typeorm';
 import { GroupPlacement, HostUsage, ResourceRequest, rankHosts } from './host-ranking';
 
-const MAX_CLAIM_ATTEMPTS = 20;
+const MAX_CLAIM_ATTEMPTS = 50;
 
 @Injectable()
 export class PlacementService {
@@ -51,8 +51,11 @@ export class PlacementService {
       });
       if (outcome === 'gone') return null;
       if (outcome !== 'retry') return outcome;
+      // Lost a race for the same host: back off a little, with jitter, so the racers spread out.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * attempt)));
     }
-    throw new NoValidHostError('Too much contention on host claims; try again.');
+    // Contention is not "no host": a plain error makes the job retry later instead of failing the server.
+    throw new Error(`claim for ${serverId} lost ${MAX_CLAIM_ATTEMPTS} races in a row`);
   }
 
   /**
