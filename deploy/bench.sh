@@ -8,7 +8,7 @@ export NUBO_CLOUD_NAME=nubo-bench NUBO_API_PORT=28080 NUBO_HEALTH_PORT_BASE=2878
 source "$(dirname "$0")/lib.sh"
 name=${1:?benchmark name}
 # The API benchmark measures the control plane, not VM boots: its hosts run the fake driver.
-case "$name" in api) export NUBO_AGENT_DRIVER=${NUBO_AGENT_DRIVER:-fake} ;; esac
+case "$name" in api) export NUBO_AGENT_DRIVER=${NUBO_AGENT_DRIVER:-fake} NUBO_HOST_VCPUS=16 ;; esac
 require_root
 {
   ensure_system_packages

@@ -21,7 +21,10 @@ STAMP=$OUT_DIR/nubo-test.stamp
 MBR_BIN=/usr/lib/syslinux/mbr/mbr.bin
 FREE_MIB=24 # room left on the FAT partition for files that tests write in the guest
 
-candidate() { apt-cache policy "$1" 2>/dev/null | awk '$1 == "Candidate:" && $2 != "(none)" { print $2 }'; }
+# "package version" for each package's candidate (one apt-cache run: each costs about a second).
+candidates() {
+  apt-cache policy "$@" 2>/dev/null | awk '/^[^ ]/ { sub(/:$/, "", $1); p = $1 } $1 == "Candidate:" && $2 != "(none)" { print p, $2 }'
+}
 
 # The versioned kernel package behind the meta package (or the name itself if versioned).
 kernel_package() {
@@ -30,9 +33,12 @@ kernel_package() {
 }
 
 resolve_versions() {
+  local versions
   KERNEL_PKG=$(kernel_package)
-  KERNEL_VER=${KERNEL_PKG:+$(candidate "$KERNEL_PKG")}
-  BUSYBOX_VER=$(candidate busybox-static)
+  [ -n "$KERNEL_PKG" ] || return 1
+  versions=$(candidates "$KERNEL_PKG" busybox-static)
+  KERNEL_VER=$(awk -v p="$KERNEL_PKG" '$1 == p { print $2 }' <<<"$versions")
+  BUSYBOX_VER=$(awk '$1 == "busybox-static" { print $2 }' <<<"$versions")
   [ -n "$KERNEL_VER" ] && [ -n "$BUSYBOX_VER" ]
 }
 
@@ -63,21 +69,30 @@ if [ -f "$IMAGE" ] && [ -f "$OUT_DIR/vmlinuz" ] && [ -f "$OUT_DIR/initrd.img" ] 
 fi
 
 ensure_packages cpio:cpio syslinux:syslinux "$MBR_BIN:syslinux-common" mcopy:mtools mkfs.vfat:dosfstools \
-  sfdisk:fdisk qemu-img:qemu-utils gcc:gcc /usr/lib/x86_64-linux-gnu/libc.a:libc6-dev xz:xz-utils flock:util-linux
+  sfdisk:fdisk qemu-img:qemu-utils gcc:gcc /usr/lib/x86_64-linux-gnu/libc.a:libc6-dev xz:xz-utils
 
+rm -rf "$OUT_DIR"/.build.* # left by a build that was killed; we hold the lock
 WORK=$(mktemp -d "$OUT_DIR/.build.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-log "guest image: building with $KERNEL_PKG $KERNEL_VER, busybox-static $BUSYBOX_VER"
 
-# Unpack (not install) the packages: nothing on this machine changes.
-unpack() { # package version dest
-  mkdir -p "$WORK/debs" "$3"
-  (cd "$WORK/debs" && apt-get download -q -o APT::Sandbox::User=root "$1=$2" >/dev/null 2>&1) ||
-    die "apt-get download $1=$2 failed"
-  dpkg-deb -x "$(ls "$WORK/debs/${1}_"*.deb)" "$3"
+# Download and unpack (not install) the packages: nothing on this machine changes.
+download() {
+  rm -rf "$WORK/debs" && mkdir -p "$WORK/debs"
+  (cd "$WORK/debs" && apt-get download -q -o APT::Sandbox::User=root \
+    "$KERNEL_PKG=$KERNEL_VER" "busybox-static=$BUSYBOX_VER" >/dev/null 2>&1)
 }
-unpack "$KERNEL_PKG" "$KERNEL_VER" "$WORK/kernel"
-unpack busybox-static "$BUSYBOX_VER" "$WORK/busybox"
+if ! download; then
+  [ -z "$APT_UPDATED" ] || die "apt-get download of $KERNEL_PKG=$KERNEL_VER, busybox-static=$BUSYBOX_VER failed"
+  log "guest image: apt-get update (download failed: package lists out of date?)"
+  apt-get update -q >/dev/null
+  APT_UPDATED=1
+  resolve_versions || die "no candidate for $KERNEL_META or busybox-static in Debian's archive"
+  KEY=$(inputs_key | sha256sum | cut -d' ' -f1)
+  download || die "apt-get download of $KERNEL_PKG=$KERNEL_VER, busybox-static=$BUSYBOX_VER failed"
+fi
+log "guest image: building with $KERNEL_PKG $KERNEL_VER, busybox-static $BUSYBOX_VER"
+dpkg-deb -x "$WORK/debs/${KERNEL_PKG}_"*.deb "$WORK/kernel"
+dpkg-deb -x "$WORK/debs/busybox-static_"*.deb "$WORK/busybox"
 VMLINUZ=$WORK/kernel/boot/vmlinuz-$KERNEL_RELEASE
 MODULES=$WORK/kernel/lib/modules/$KERNEL_RELEASE
 [ -f "$VMLINUZ" ] || die "$KERNEL_PKG has no /boot/vmlinuz-$KERNEL_RELEASE"
