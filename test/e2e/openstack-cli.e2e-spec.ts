@@ -152,12 +152,16 @@ describe('openstack CLI', () => {
 
   it('creates an anti-affinity server group', async () => {
     const group = await osc(userEnv, 'server', 'group', 'create', '--policy', 'anti-affinity', `cli-group-${suffix}`);
-    expect(group.policies ?? group.policy).toMatch(/anti-affinity/);
+    expect(JSON.stringify(group.policies ?? group.policy)).toMatch(/"anti-affinity"/);
+    const shown = await osc(userEnv, 'server', 'group', 'show', group.id);
+    expect(shown.name).toBe(`cli-group-${suffix}`);
   });
 
   it('shows and sets quotas', async () => {
     await oscQuiet(adminEnv, 'quota', 'set', '--instances', '7', '--cores', '9', project);
-    const quota = await osc(userEnv, 'quota', 'show', project);
+    // As in Keystone, a member may not look projects up by name: it shows its own project's quota.
+    const quota = await osc(userEnv, 'quota', 'show');
+    expect(JSON.stringify(await osc(adminEnv, 'quota', 'show', project))).toMatch(/"instances"\s*:\s*7|"Resource":\s*"instances",\s*"Limit":\s*7/);
     const flat = JSON.stringify(quota);
     expect(flat).toMatch(/"instances"\s*:\s*7|"Resource":\s*"instances",\s*"Limit":\s*7/);
   });
