@@ -1,6 +1,6 @@
 /** POST /v2/images: Glance's create body, checked the way Glance's image schema checks it. */
 import { ForbiddenError, ImageCaller, ValidationError } from '@nubo/contracts';
-import { MutableImage, assertWritable, setAttribute } from './image-fields';
+import { MutableImage, assertWritable, schemaError, setAttribute } from './image-fields';
 
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
@@ -33,7 +33,7 @@ export function parseCreateBody(body: unknown, caller: ImageCaller): NewImage {
   const image: NewImage = defaultImage(caller);
   for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
     if (key === 'id') {
-      if (typeof value !== 'string' || !UUID.test(value)) throw new ValidationError(`Provided object does not match schema 'image': ${JSON.stringify(value)} is not a valid UUID`, 'id');
+      if (typeof value !== 'string' || !UUID.test(value)) schemaError(`${JSON.stringify(value)} is not a valid UUID`, 'id');
       image.id = value.toLowerCase().replace(/^(.{8})-?(.{4})-?(.{4})-?(.{4})-?(.{12})$/, '$1-$2-$3-$4-$5');
       continue;
     }

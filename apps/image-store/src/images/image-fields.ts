@@ -50,7 +50,8 @@ export const MAX_PROPERTIES = 128;
 const MAX_TAGS = 128;
 
 export function schemaError(reason: string, field: string): never {
-  throw new ValidationError(`Provided object does not match schema 'image': ${reason}`, field);
+  // Glance (jsonschema) ends its message with the failing property's path; so do we.
+  throw new ValidationError(`Provided object does not match schema 'image': ${reason} Failed validating in schema['properties']['${field}']`, field);
 }
 
 const show = (value: unknown) => (typeof value === 'string' ? `'${value}'` : JSON.stringify(value));
