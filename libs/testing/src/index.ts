@@ -1,1 +1,3 @@
 export * from './fake-qmp-server';
+export * from './validation-field';
+export * from './qemu-processes';

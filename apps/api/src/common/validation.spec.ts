@@ -1,15 +1,8 @@
+import { validationFieldOf } from '@nubo/testing';
 import { ValidationError } from '@nubo/contracts';
 import { onlyKeys, optionalInt, requireObject, requireString, requireStringOrInt } from './validation';
 
-function fieldOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ValidationError);
-    return (error as ValidationError).details.field as string;
-  }
-  throw new Error('expected a ValidationError');
-}
+const fieldOf = validationFieldOf;
 
 describe('validation', () => {
   it.each([

@@ -1,3 +1,4 @@
+import { validationFieldOf } from '@nubo/testing';
 import { ValidationError } from '@nubo/contracts';
 import {
   parseAssignmentFilters,
@@ -9,15 +10,7 @@ import {
   queryBoolean,
 } from './identity-input';
 
-function fieldOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ValidationError);
-    return (error as ValidationError).details.field as string;
-  }
-  throw new Error('expected a ValidationError');
-}
+const fieldOf = validationFieldOf;
 
 const current = { domainId: 'default' };
 

@@ -1,15 +1,8 @@
+import { validationFieldOf } from '@nubo/testing';
 import { ValidationError } from '@nubo/contracts';
 import { parseCreateFlavor, parseCreateSpecs, parseFlavorAction, parseSpecs } from './flavor-request';
 
-function fieldOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ValidationError);
-    return (error as ValidationError).details.field as string;
-  }
-  throw new Error('expected a ValidationError');
-}
+const fieldOf = validationFieldOf;
 
 const base = { name: 'm1.test', ram: 512, vcpus: 1, disk: 1 };
 

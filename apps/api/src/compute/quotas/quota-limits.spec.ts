@@ -1,15 +1,8 @@
+import { validationFieldOf } from '@nubo/testing';
 import { ValidationError } from '@nubo/contracts';
 import { QUOTA_DEFAULTS, checkNotBelowUsage, firstOver, parseQuotaUpdate, quotaExceededMessage, resolveLimits } from './quota-limits';
 
-function fieldOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ValidationError);
-    return (error as ValidationError).details.field as string;
-  }
-  throw new Error('expected a ValidationError');
-}
+const fieldOf = validationFieldOf;
 
 describe('quota limits', () => {
   describe('quotaExceededMessage', () => {

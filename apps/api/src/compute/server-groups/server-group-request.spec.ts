@@ -1,16 +1,9 @@
+import { validationFieldOf } from '@nubo/testing';
 import { ValidationError } from '@nubo/contracts';
 import { parseCreateKeypair } from '../keypairs/keypairs.service';
 import { parseCreateGroup } from './server-group-request';
 
-function fieldOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ValidationError);
-    return (error as ValidationError).details.field as string;
-  }
-  throw new Error('expected a ValidationError');
-}
+const fieldOf = validationFieldOf;
 
 describe('tenant resource requests', () => {
   describe('parseCreateGroup', () => {

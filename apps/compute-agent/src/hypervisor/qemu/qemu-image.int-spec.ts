@@ -1,3 +1,4 @@
+import { pidsNaming } from '@nubo/testing';
 /**
  * Servers with a root disk from an image, against real QEMU and qemu-img: images are served by a
  * local HTTP server, cached once per host, and put under a qcow2 overlay per server.
@@ -21,18 +22,7 @@ import { QemuDriver } from './qemu.driver';
 const accelerator = resolveAccelerator('auto');
 const GiB = 2 ** 30;
 
-function qemuPidsOf(serverId: string): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(serverId);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
+const qemuPidsOf = pidsNaming;
 
 interface BlockInfo {
   inserted?: {

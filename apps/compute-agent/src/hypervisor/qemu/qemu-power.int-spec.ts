@@ -1,3 +1,4 @@
+import { pidsNaming } from '@nubo/testing';
 /**
  * Power operations of the QEMU driver against real QEMU, firmware-only guests (no disk, no NIC).
  * Such a guest ignores the ACPI power button, so stop and SOFT reboot reach their force paths.
@@ -19,19 +20,7 @@ import { QemuDriver } from './qemu.driver';
 
 const accelerator = resolveAccelerator('auto');
 
-/** Pids of every QEMU whose command line names the server (none must survive a test). */
-function qemuPidsOf(serverId: string): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(serverId);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
+const qemuPidsOf = pidsNaming;
 
 describe(`${QemuDriver.name} power operations`, () => {
   const stateDir = mkdtempSync(join(tmpdir(), 'nubo-power,it-'));

@@ -22,6 +22,9 @@ import { isAlive, killQemu, stderrTail } from './qemu-process';
 /** Both RPCs allow 300 s; the migration must end well before. */
 const MIGRATION_TIMEOUT_MS = 240_000;
 
+/** How long QEMU gets to report a completed load after the stream to it broke off. */
+const FEED_ERROR_GRACE_MS = 10_000;
+
 export class QemuSuspend {
   private readonly logger = new Logger(QemuSuspend.name);
 
@@ -90,8 +93,16 @@ export class QemuSuspend {
     try {
       qemu = await this.launcher.launch('resume', bootSpec, paths, { fresh: false, incoming: true });
       await qemu.monitor.execute('migrate-incoming', { uri: `unix:${paths.restoreSock}` });
-      await within(feedMigrationStream(paths.restoreSock, paths.memorySave), MIGRATION_TIMEOUT_MS, 'sending the saved RAM');
-      await waitForMigration(qemu.monitor, MIGRATION_TIMEOUT_MS);
+      // QEMU may hang up as soon as it has read the stream's end marker, before our side of the
+      // pipe has finished: QEMU's own migration status, not the socket, says whether it worked.
+      const feedError = await within(feedMigrationStream(paths.restoreSock, paths.memorySave), MIGRATION_TIMEOUT_MS, 'sending the saved RAM').then(
+        () => undefined,
+        (error: Error) => error,
+      );
+      await waitForMigration(qemu.monitor, feedError ? FEED_ERROR_GRACE_MS : MIGRATION_TIMEOUT_MS).catch((error: Error) => {
+        throw feedError ? new Error(`${feedError.message}; then ${error.message}`) : error;
+      });
+      if (feedError) this.logger.debug(`resume serverId=${id}: stream closed early, but QEMU completed (${feedError.message})`);
       await qemu.monitor.execute('cont');
       const status = await qemu.monitor.queryStatus();
       if (status.status !== 'running') throw new Error(`QEMU is ${status.status} after cont, not running`);

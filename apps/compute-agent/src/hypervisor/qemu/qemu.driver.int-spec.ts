@@ -1,3 +1,4 @@
+import { pidsNaming } from '@nubo/testing';
 /**
  * The QEMU driver against real QEMU (qemu-system-x86 7.2), firmware-only guests (no disk, no
  * NIC). The state dir contains a comma on purpose: QEMU must get it escaped.
@@ -19,19 +20,7 @@ import { QemuDriver, QemuDriverOptions } from './qemu.driver';
 const accelerator = resolveAccelerator('auto');
 const isRoot = process.getuid?.() === 0;
 
-/** Pids of every QEMU whose command line names the server (none must survive a test). */
-function qemuPidsOf(serverId: string): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(serverId);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
+const qemuPidsOf = pidsNaming;
 
 async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
