@@ -97,7 +97,13 @@ describe('openstack CLI', () => {
   it('creates a server with --wait that is a real running QEMU, and lists and shows it', async () => {
     const imageFile = join(dir, 'disk.raw');
     writeFileSync(imageFile, Buffer.alloc(1024 * 1024));
-    await osc(userEnv, 'image', 'create', '--file', imageFile, '--disk-format', 'raw', '--container-format', 'bare', `cli-img-${suffix}`);
+    const image = await osc(userEnv, 'image', 'create', '--file', imageFile, '--disk-format', 'raw', '--container-format', 'bare', `cli-img-${suffix}`);
+    expect(image.status).toBe('active');
+    // Round trip: the bytes the CLI saves are the bytes it uploaded.
+    await oscQuiet(userEnv, 'image', 'save', '--file', join(dir, 'saved.raw'), `cli-img-${suffix}`);
+    expect(readFileSync(join(dir, 'saved.raw')).equals(readFileSync(imageFile))).toBe(true);
+    await oscQuiet(userEnv, 'image', 'set', '--property', 'purpose=cli-test', `cli-img-${suffix}`);
+    expect(JSON.stringify((await osc(userEnv, 'image', 'show', `cli-img-${suffix}`)).properties)).toMatch(/cli-test/);
     const server = await osc(
       userEnv, 'server', 'create', '--flavor', `cli.nano-${suffix}`, '--image', `cli-img-${suffix}`,
       '--key-name', `cli-key-${suffix}`, '--wait', `cli-vm-${suffix}`,
