@@ -6,7 +6,8 @@
 # hosts' underlay interfaces (ul0, 10.77.0.(10+N)/24) meet on a bridge in ${NUBO_CLOUD_NAME}-fab.
 # Agents run in the root namespace (they reach NATS on loopback) and start QEMU inside theirs.
 # Settings (environment): NUBO_STATE_DIR, NUBO_CLOUD_NAME (nubo), NUBO_HOSTS (3), NUBO_API_PORT
-# (8080), NUBO_HEALTH_PORT_BASE (8780), the infra ports (see lib.sh).
+# (8080), NUBO_HEALTH_PORT_BASE (8780), the infra ports (see lib.sh), NUBO_UPLOAD_TEST_IMAGE (1 to
+# upload the test guest as image nubo-test; default 1 with the demo, 0 with --no-demo).
 source "$(dirname "$0")/lib.sh"
 
 NUBO_CLOUD_NAME=${NUBO_CLOUD_NAME:-nubo}
@@ -137,6 +138,22 @@ wait_healthy() {
 
 openrc_env() { grep '^export' "$NUBO_STATE_DIR/openrc" | sed 's/^export //' | xargs; }
 
+# The bootable test guest (deploy/guest-image) as the public image nubo-test, uploaded once.
+# hypervisor_type=qemu makes agents run it under TCG: a Linux guest fails under nested KVM here.
+upload_test_image() {
+  local path id
+  path=$(bash "$NUBO_ROOT/deploy/guest-image/build.sh" "$NUBO_STATE_DIR/guest-image") || die "building the test guest image failed"
+  # shellcheck disable=SC2046
+  id=$(env $(openrc_env) openstack image list --name nubo-test -f value -c ID) || die "could not list images"
+  if [ -n "$id" ]; then log "image nubo-test exists already: $id"; return 0; fi
+  log "uploading the test guest as public image nubo-test ($path)"
+  # shellcheck disable=SC2046
+  id=$(env $(openrc_env) openstack image create --public --disk-format qcow2 --container-format bare \
+    --property hypervisor_type=qemu --property os_distro=busybox --file "$path" -f value -c id nubo-test) \
+    || die "uploading image nubo-test failed"
+  log "image nubo-test: $id"
+}
+
 up() {
   require_root
   ensure_system_packages
@@ -162,6 +179,10 @@ up() {
     || die "hosts did not come up (logs: $LOG_DIR)"
   log "cloud up: API $(api_url), $NUBO_HOSTS hosts, logs in $LOG_DIR"
   log "credentials: source $NUBO_STATE_DIR/openrc (admin) or $NUBO_STATE_DIR/openrc-demo (demo)"
+  # Default: with the demo only, so the e2e and bench clouds (--no-demo) upload nothing unasked.
+  if [ "${NUBO_UPLOAD_TEST_IMAGE:-$([ "${1:-}" = "--no-demo" ] && echo 0 || echo 1)}" = 1 ]; then
+    upload_test_image
+  fi
   if [ "${1:-}" != "--no-demo" ]; then
     # shellcheck disable=SC2046
     env $(openrc_env) node "$NUBO_ROOT/dist/libs/client/src/cli/demo.js"

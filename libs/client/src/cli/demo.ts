@@ -16,6 +16,9 @@ async function main(): Promise<void> {
     say(`host ${h.id}: ${h.state}, ${h.accelerator}, RAM free ${h.free.ram_mb}/${h.inventory.ram_mb} MB, underlay ${h.underlay_ip ?? '-'}`);
   }
 
+  const [image] = (await client.call('GET', '/image/v2/images?name=nubo-test', 200)).images;
+  if (image) say(`image nubo-test (the bootable test guest): ${image.id}, ${image.status}, ${image.disk_format}, ${image.size} bytes`);
+
   const list = await client.call('GET', '/compute/v2.1/servers', 200);
   let id: string | undefined = list.servers.find((s: any) => s.name === NAME)?.id;
   const started = Date.now();
