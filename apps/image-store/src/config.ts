@@ -1,9 +1,9 @@
 import { env, infraSchema, loadConfigOrExit } from '@nubo/config';
 import { join } from 'node:path';
 
-const { NUBO_REDIS_URL: _redis, ...base } = infraSchema;
 export const imageSchema = {
-  ...base,
+  /** Redis carries the image jobs (queue `nubo-images`: conversions). */
+  ...infraSchema,
   NUBO_HEALTH_PORT: env.port({ default: 8783 }),
   /** Signs the API's requests on behalf of users and the agents' download URLs. */
   NUBO_INTERNAL_SECRET: env.string({ pattern: /^.{32,}$/ }),
@@ -17,6 +17,11 @@ export const imageSchema = {
   NUBO_IMAGE_MAX_BYTES: env.int({ default: 20 * 1024 ** 3, min: 1 }),
   /** Largest virtual disk size an image may declare. Default 1 TiB. */
   NUBO_IMAGE_MAX_VIRTUAL_BYTES: env.int({ default: 1024 ** 4, min: 1 }),
+  /** Conversions (qemu-img convert) run at once by this replica. */
+  NUBO_IMAGE_CONVERT_CONCURRENCY: env.int({ default: 2, min: 1, max: 64 }),
+  /** CPU seconds (prlimit --cpu) and wall-clock seconds one conversion may take. */
+  NUBO_IMAGE_CONVERT_CPU_S: env.int({ default: 600, min: 1 }),
+  NUBO_IMAGE_CONVERT_TIMEOUT_S: env.int({ default: 1800, min: 1 }),
 };
 export type ImageConfig = ReturnType<typeof loadImageConfig>;
 export const loadImageConfig = () => loadConfigOrExit(imageSchema, 'image-store');

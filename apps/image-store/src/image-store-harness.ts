@@ -4,10 +4,11 @@
  * same NATS (an e2e cloud) never answers the test's calls.
  */
 import { NestFactory } from '@nestjs/core';
-import { ImageCaller, ImageOps, ReplyOf, RequestOf, RpcContract, signCallerHeaders } from '@nubo/contracts';
+import { ImageCaller, ImageOps, QUEUES, ReplyOf, RequestOf, RpcContract, signCallerHeaders } from '@nubo/contracts';
 import { createDataSource } from '@nubo/database';
 import { HandlerContext, RpcClient, RpcServer } from '@nubo/messaging';
 import { INestMicroservice } from '@nestjs/common';
+import { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { IncomingHttpHeaders, request } from 'node:http';
@@ -46,11 +47,13 @@ export class ImageStoreHarness {
   db!: DataSource;
   private app!: INestMicroservice;
   private client!: RpcClient;
+  private redisUrl?: string;
   port = 0;
 
   constructor(private readonly limits: { maxBytes: number; maxVirtualBytes: number }) {}
 
-  async start(databaseUrl: string, natsUrl: string): Promise<void> {
+  /** Redis is needed for the image jobs; its keys get the harness's own prefix (`bull-<prefix>`). */
+  async start(databaseUrl: string, natsUrl: string, redisUrl: string): Promise<void> {
     const migrator = createDataSource({ url: databaseUrl, schemas: ['image'], applicationName: 'image-store-it-migrate' });
     await migrator.initialize();
     await migrator.query('SELECT pg_advisory_lock(hashtext($1))', ['nubo-migrate']);
@@ -60,7 +63,9 @@ export class ImageStoreHarness {
     const config: ImageConfig = {
       NUBO_DATABASE_URL: databaseUrl,
       NUBO_NATS_URL: natsUrl,
-      NUBO_CLOUD_NAME: 'it',
+      NUBO_REDIS_URL: redisUrl,
+      // The cloud name prefixes the BullMQ keys: no other image store takes this harness's jobs.
+      NUBO_CLOUD_NAME: this.prefix,
       NUBO_LOG_LEVEL: 'error',
       NUBO_HEALTH_PORT: 0,
       NUBO_INTERNAL_SECRET: SECRET,
@@ -70,7 +75,11 @@ export class ImageStoreHarness {
       NUBO_STATE_DIR: this.dir,
       NUBO_IMAGE_MAX_BYTES: this.limits.maxBytes,
       NUBO_IMAGE_MAX_VIRTUAL_BYTES: this.limits.maxVirtualBytes,
+      NUBO_IMAGE_CONVERT_CONCURRENCY: 2,
+      NUBO_IMAGE_CONVERT_CPU_S: 60,
+      NUBO_IMAGE_CONVERT_TIMEOUT_S: 120,
     };
+    this.redisUrl = redisUrl;
     const rpcServer = new PrefixedRpcServer(this.prefix, natsUrl);
     this.app = await NestFactory.createMicroservice(ImageStoreModule.register(config, rpcServer), { strategy: rpcServer, logger: ['error'] });
     await this.app.listen();
@@ -82,8 +91,14 @@ export class ImageStoreHarness {
 
   async stop(projectPrefix: string): Promise<void> {
     await this.client?.close();
+    // Members go with their images (ON DELETE CASCADE).
     if (this.db) await this.db.query(`DELETE FROM image.images WHERE project_id LIKE $1`, [`${projectPrefix}%`]);
     await this.app?.close();
+    if (this.redisUrl) {
+      const queue = new Queue(QUEUES.images, { connection: { url: this.redisUrl }, prefix: `bull-${this.prefix}` });
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
     if (this.db?.isInitialized) await this.db.destroy();
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -14,7 +14,8 @@ import { ImageStoreHarness, SECRET } from './image-store-harness';
 
 const databaseUrl = process.env.NUBO_DATABASE_URL;
 const natsUrl = process.env.NUBO_NATS_URL;
-const run = databaseUrl && natsUrl ? describe : describe.skip;
+const redisUrl = process.env.NUBO_REDIS_URL;
+const run = databaseUrl && natsUrl && redisUrl ? describe : describe.skip;
 const MAX_BYTES = 4 * 1024 * 1024;
 
 run('image store', () => {
@@ -32,7 +33,7 @@ run('image store', () => {
   const noFiles = () => expect(store.files()).toEqual({ stored: [], staged: [] });
 
   beforeAll(async () => {
-    await store.start(databaseUrl!, natsUrl!);
+    await store.start(databaseUrl!, natsUrl!, redisUrl!);
     const qemuImg = (...args: string[]) => execFileSync('qemu-img', args, { cwd: store.dir, stdio: 'ignore' });
     writeFileSync(join(store.dir, 'data.raw'), randomBytes(512 * 1024));
     qemuImg('convert', '-f', 'raw', '-O', 'qcow2', 'data.raw', 'good.qcow2');

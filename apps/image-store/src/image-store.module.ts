@@ -3,11 +3,18 @@ import { openDataSource } from '@nubo/database';
 import { RpcServer } from '@nubo/messaging';
 import { DataSource } from 'typeorm';
 import { IMAGE_CONFIG, ImageConfig, imageDir } from './config';
+import { ImageConversionHandlers } from './conversion/image-conversion.handlers';
+import { ImageConversionService } from './conversion/image-conversion.service';
+import { ImageConvertJobHandler } from './conversion/image-convert.job';
+import { ImageJobsRunner, createImageJobQueue } from './conversion/image-jobs';
+import { IMAGE_JOB_QUEUE } from './conversion/image-jobs.token';
 import { ImageBytesService } from './http/image-bytes.service';
 import { ImageHttpServer } from './http/image-http.server';
 import { ImageFiles } from './images/image-files';
 import { ImagesHandlers } from './images/images.handlers';
 import { ImagesService } from './images/images.service';
+import { ImageMembersHandlers } from './members/image-members.handlers';
+import { ImageMembersService } from './members/image-members.service';
 import { FsImageStorage } from './storage/fs-image-storage';
 import { IMAGE_STORAGE } from './storage/image-storage.token';
 
@@ -36,6 +43,13 @@ export class ImageStoreModule {
         ImagesHandlers,
         ImageBytesService,
         ImageHttpServer,
+        ImageMembersService,
+        ImageMembersHandlers,
+        { provide: IMAGE_JOB_QUEUE, useFactory: () => createImageJobQueue(config) },
+        ImageConvertJobHandler,
+        ImageJobsRunner,
+        ImageConversionService,
+        ImageConversionHandlers,
       ],
     };
   }

@@ -6,6 +6,7 @@ import { probe, startHealthServer } from '@nubo/health';
 import { RpcServer } from '@nubo/messaging';
 import { DataSource } from 'typeorm';
 import { loadImageConfig } from './config';
+import { IMAGE_JOB_QUEUE, ImageJobQueue } from './conversion/image-jobs.token';
 import { ImageStoreModule } from './image-store.module';
 
 async function bootstrap(): Promise<void> {
@@ -18,7 +19,12 @@ async function bootstrap(): Promise<void> {
   app.enableShutdownHooks();
   await app.listen();
   const db = app.get(DataSource);
-  await startHealthServer({ port: config.NUBO_HEALTH_PORT, service: 'image-store', check: async () => ({ postgres: await probe(() => db.query('SELECT 1')) }) });
+  const jobs = app.get<ImageJobQueue>(IMAGE_JOB_QUEUE);
+  await startHealthServer({
+    port: config.NUBO_HEALTH_PORT,
+    service: 'image-store',
+    check: async () => ({ postgres: await probe(() => db.query('SELECT 1')), redis: await probe(() => jobs.ping()) }),
+  });
 }
 
 void bootstrap().catch((error: Error) => {

@@ -1,6 +1,9 @@
 /**
  * BullMQ behind a typed seam: producers enqueue by job name with the payload the contract gives
  * it; workers must bring a handler for every job name or they refuse to start.
+ *
+ * `TypedJobQueue` / `TypedJobWorker` work on any queue with its own payload map; `JobQueue` and
+ * `JobWorker` are the scheduler's workflow queue (QUEUES.workflows, JOB_NAMES).
  */
 import { Logger } from '@nestjs/common';
 import { JOB_NAMES, JobName, JobPayloads, QUEUES } from '@nubo/contracts';
@@ -20,6 +23,9 @@ export type JobOutcome = 'done' | 'skipped' | 'failed';
 export type JobHandler<N extends JobName> = (payload: JobPayloads[N], job: Job<JobPayloads[N]>) => Promise<JobOutcome>;
 export type JobHandlers = { [N in JobName]: JobHandler<N> };
 
+/** A handler map for any queue's payload map `P`. */
+export type TypedJobHandlers<P> = { [N in keyof P]: (payload: P[N], job: Job<P[N]>) => Promise<JobOutcome> };
+
 export const DEFAULT_JOB_OPTIONS = {
   attempts: 8,
   backoff: { type: 'exponential', delay: 500 },
@@ -27,23 +33,56 @@ export const DEFAULT_JOB_OPTIONS = {
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
+/** Per-enqueue overrides of DEFAULT_JOB_OPTIONS. */
+export interface EnqueueOptions {
+  jobId: string;
+  attempts?: number;
+  removeOnComplete?: { age: number; count?: number };
+}
+
+/** What a producer may read back of a job. */
+export interface JobSnapshot<D> {
+  id: string;
+  name: string;
+  data: D;
+  /** BullMQ's state: waiting, delayed, prioritized, active, completed, failed, ... */
+  state: string;
+  progress: unknown;
+  failedReason: string | null;
+}
+
 function redis(url: string, forWorker: boolean): IORedis {
   // Workers block on Redis: BullMQ requires maxRetriesPerRequest null for them.
   return new IORedis(url, { maxRetriesPerRequest: forWorker ? null : 3, enableReadyCheck: true, lazyConnect: false });
 }
 
-export class JobQueue {
+export class TypedJobQueue<P extends object> {
   private readonly queue: Queue;
   private readonly connection: IORedis;
 
-  constructor(options: QueueOptions) {
+  constructor(queueName: string, options: QueueOptions) {
     this.connection = redis(options.redisUrl, false);
-    this.queue = new Queue(QUEUES.workflows, { connection: this.connection, prefix: options.prefix });
+    this.queue = new Queue(queueName, { connection: this.connection, prefix: options.prefix });
   }
 
   /** Adds a job; a second add with the same jobId is a no-op in BullMQ, which makes retries safe. */
-  async enqueue<N extends JobName>(name: N, payload: JobPayloads[N], options: { jobId: string }): Promise<void> {
-    await this.queue.add(name, payload, { ...DEFAULT_JOB_OPTIONS, jobId: options.jobId });
+  async enqueue<N extends keyof P & string>(name: N, payload: P[N], options: EnqueueOptions): Promise<void> {
+    const overrides = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    await this.queue.add(name, payload, { ...DEFAULT_JOB_OPTIONS, ...overrides });
+  }
+
+  /** The job `jobId`, or null when there is none (never added, or removed after its retention). */
+  async inspect(jobId: string): Promise<JobSnapshot<P[keyof P]> | null> {
+    const job = await this.queue.getJob(jobId);
+    if (!job) return null;
+    return {
+      id: String(job.id),
+      name: job.name,
+      data: job.data as P[keyof P],
+      state: await job.getState(),
+      progress: job.progress,
+      failedReason: job.failedReason ?? null,
+    };
   }
 
   async ping(): Promise<boolean> {
@@ -56,19 +95,24 @@ export class JobQueue {
   }
 }
 
-export class JobWorker {
-  private readonly logger = new Logger(JobWorker.name);
+export class TypedJobWorker<P extends object> {
+  private readonly logger = new Logger(this.constructor.name);
   private worker?: Worker;
   private connection?: IORedis;
 
-  constructor(private readonly options: QueueOptions & { concurrency: number }, private readonly handlers: JobHandlers) {
-    const missing = JOB_NAMES.filter((name) => typeof handlers[name] !== 'function');
+  constructor(
+    private readonly queueName: string,
+    jobNames: ReadonlyArray<keyof P & string>,
+    private readonly options: QueueOptions & { concurrency: number },
+    private readonly handlers: TypedJobHandlers<P>,
+  ) {
+    const missing = jobNames.filter((name) => typeof handlers[name] !== 'function');
     if (missing.length) throw new Error(`no handler for job(s): ${missing.join(', ')}`);
   }
 
   start(): void {
     this.connection = redis(this.options.redisUrl, true);
-    this.worker = new Worker(QUEUES.workflows, (job) => this.run(job), {
+    this.worker = new Worker(this.queueName, (job) => this.run(job), {
       connection: this.connection,
       prefix: this.options.prefix,
       concurrency: this.options.concurrency,
@@ -82,15 +126,29 @@ export class JobWorker {
   }
 
   private async run(job: Job): Promise<JobOutcome> {
-    const handler = this.handlers[job.name as JobName] as JobHandler<JobName> | undefined;
-    if (!handler) throw new UnrecoverableError(`unknown job ${job.name}`);
-    const outcome = await handler(job.data, job);
-    this.logger.log(`job ${job.name} ${job.id} ${outcome} requestId=${job.data.requestId}`);
+    const handler = (this.handlers as Record<string, TypedJobHandlers<P>[keyof P] | undefined>)[job.name];
+    if (typeof handler !== 'function') throw new UnrecoverableError(`unknown job ${job.name}`);
+    const outcome = await (handler as (payload: unknown, job: Job) => Promise<JobOutcome>)(job.data, job);
+    this.logger.log(`job ${job.name} ${job.id} ${outcome} requestId=${(job.data as { requestId?: string }).requestId}`);
     return outcome;
   }
 
   async close(): Promise<void> {
     await this.worker?.close();
     this.connection?.disconnect();
+  }
+}
+
+/** The scheduler's workflow queue, as producers (the api) see it. */
+export class JobQueue extends TypedJobQueue<JobPayloads> {
+  constructor(options: QueueOptions) {
+    super(QUEUES.workflows, options);
+  }
+}
+
+/** The scheduler's workflow worker: refuses to start without a handler for every JOB_NAMES entry. */
+export class JobWorker extends TypedJobWorker<JobPayloads> {
+  constructor(options: QueueOptions & { concurrency: number }, handlers: JobHandlers) {
+    super(QUEUES.workflows, JOB_NAMES, options, handlers);
   }
 }

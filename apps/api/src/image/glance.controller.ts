@@ -1,7 +1,7 @@
 /**
  * Glance v2 (images): metadata calls go to the image store over NATS; image data is streamed to
- * and from its HTTP server (image-data.proxy.ts). Not implemented: members, tags sub-resources,
- * import/stage, tasks, deactivate/reactivate, schemas.
+ * and from its HTTP server (image-data.proxy.ts); members in glance-members.controller.ts. Not
+ * implemented: tags sub-resources, import/stage, tasks, deactivate/reactivate, schemas.
  */
 import { Body, Controller, Delete, Get, Headers, HttpCode, HttpException, Inject, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
 import { ImageCaller, ImageOps, subjects } from '@nubo/contracts';
@@ -60,7 +60,9 @@ export class GlanceController {
 
   @Get('v2/images/:id')
   async show(@Param('id') id: string, @Auth() auth: AuthContext, @RequestId() requestId: string): Promise<unknown> {
-    const image = await this.rpc.call(subjects.service('image', ImageOps.get.op), ImageOps.get, { imageId: id, ...caller(auth) }, { requestId });
+    // As in Glance, a member sees what it was offered whatever its member status (to accept it).
+    const request = { imageId: id, ...caller(auth), anyMemberStatus: true };
+    const image = await this.rpc.call(subjects.service('image', ImageOps.get.op), ImageOps.get, request, { requestId });
     return imageView(image);
   }
 

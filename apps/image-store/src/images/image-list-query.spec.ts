@@ -26,6 +26,9 @@ describe('image list query', () => {
       ['sizes', { size_min: '10', size_max: '20' }, { sizeMin: 10, sizeMax: 20 }],
       ['other parameters filter on properties', { os_distro: 'cirros' }, { properties: [{ key: 'os_distro', value: 'cirros' }] }],
       ['the last of repeated single values', { name: ['a', 'b'] }, { columns: [{ column: 'name', values: ['b'] }] }],
+      ['accepted memberships by default', {}, { memberStatuses: ['accepted'] }],
+      ['member_status=pending', { member_status: 'pending' }, { memberStatuses: ['pending'] }],
+      ['member_status=all', { member_status: 'all' }, { memberStatuses: ['pending', 'accepted', 'rejected'] }],
     ])('reads %s', (_name, query, expected) => {
       expect(parseListQuery(query)).toMatchObject(expected);
     });
@@ -40,6 +43,7 @@ describe('image list query', () => {
       ['an unknown status', { status: 'happy' }, /Invalid status value/],
       ['a non-boolean protected', { protected: 'maybe' }, /true or false/],
       ['time filters', { created_at: 'gt:2020-01-01T00:00:00Z' }, /not supported/],
+      ['an unknown member status', { member_status: 'maybe' }, /Invalid status: maybe/],
     ])('refuses %s', (_name, query, message) => {
       expect(() => parseListQuery(query)).toThrow(ValidationError);
       expect(() => parseListQuery(query)).toThrow(message);
@@ -47,8 +51,12 @@ describe('image list query', () => {
   });
 
   describe('listWhereSql', () => {
+    const member = (statuses: string) =>
+      `(i.visibility = 'shared' AND EXISTS (SELECT 1 FROM image.image_members m WHERE m.image_id = i.id AND m.member = $1 AND m.status = ANY(${statuses}::text[])))`;
     it.each([
-      ['a member by default: own and public', { projectId: 'p1' }, {}, "(i.project_id = $1 OR i.visibility = 'public')", ['p1']],
+      ['a member by default: own, public, and shared with it once accepted', { projectId: 'p1' }, {}, `(i.project_id = $1 OR i.visibility = 'public' OR ${member('$2')})`, ['p1', ['accepted']]],
+      ['a member asking for every visibility', { projectId: 'p1' }, { visibility: 'all', member_status: 'all' }, `(i.project_id = $1 OR i.visibility IN ('public', 'community') OR ${member('$2')})`, ['p1', ['pending', 'accepted', 'rejected']]],
+      ['a member asking for shared images still pending', { projectId: 'p1' }, { visibility: 'shared', member_status: 'pending' }, `((i.project_id = $1 AND i.visibility = 'shared') OR ${member('$2')})`, ['p1', ['pending']]],
       ['a member asking for community images', { projectId: 'p1' }, { visibility: 'community' }, 'i.visibility = $2', ['p1', 'community']],
       ['a member asking for private images: only its own', { projectId: 'p1' }, { visibility: 'private' }, '(i.project_id = $1 AND i.visibility = $2)', ['p1', 'private']],
       ['an admin by default: everything', { projectId: 'a', isAdmin: true }, {}, 'true', []],

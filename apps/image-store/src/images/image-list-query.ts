@@ -42,6 +42,13 @@ const COLUMN_FILTERS: Record<string, string> = {
 const BOOLEAN_FILTERS: Record<string, string> = { protected: 'protected', os_hidden: 'os_hidden' };
 const IGNORED = ['limit', 'marker', 'sort', 'sort_key', 'sort_dir', 'visibility', 'tag', 'size_min', 'size_max', 'member_status'];
 const VISIBILITIES = ['public', 'private', 'shared', 'community', 'all'];
+/** Glance's member_status filter: which of a member's shared images it lists (default accepted). */
+const MEMBER_STATUSES: Record<string, string[]> = {
+  accepted: ['accepted'],
+  pending: ['pending'],
+  rejected: ['rejected'],
+  all: ['pending', 'accepted', 'rejected'],
+};
 const STATUSES: string[] = Object.values(ImageStatus);
 
 export interface ListSpec {
@@ -49,6 +56,8 @@ export interface ListSpec {
   marker?: string;
   sort: Array<{ key: string; dir: 'asc' | 'desc' }>;
   visibility?: string;
+  /** Member statuses under which a shared image of another project is listed. */
+  memberStatuses: string[];
   columns: Array<{ column: string; values: string[] }>;
   booleans: Array<{ column: string; value: boolean }>;
   hidden: boolean;
@@ -107,11 +116,14 @@ export function parseListQuery(query: Query): ListSpec {
   const limit = Math.min(int(query, 'limit') ?? DEFAULT_LIMIT, MAX_LIMIT);
   const visibility = single(query, 'visibility');
   if (visibility !== undefined && !VISIBILITIES.includes(visibility)) bad(`Invalid visibility value: ${visibility}`, 'visibility');
+  const memberStatus = single(query, 'member_status') ?? 'accepted';
+  if (!Object.hasOwn(MEMBER_STATUSES, memberStatus)) bad(`Invalid status: ${memberStatus}`, 'member_status');
   const spec: ListSpec = {
     limit,
     marker: single(query, 'marker'),
     sort: parseSort(query),
     visibility,
+    memberStatuses: MEMBER_STATUSES[memberStatus],
     columns: [],
     booleans: [],
     hidden: false,
@@ -143,7 +155,7 @@ export function parseListQuery(query: Query): ListSpec {
 /** WHERE clause (without the marker) for `spec` as seen by `caller`. */
 export function listWhereSql(spec: ListSpec, caller: ImageCaller, params: unknown[]): string {
   const p = (value: unknown) => `$${params.push(value)}`;
-  const where = ['i.deleted_at IS NULL', visibleInListSql('i', caller, spec.visibility, params), `i.os_hidden = ${p(spec.hidden)}`];
+  const where = ['i.deleted_at IS NULL', visibleInListSql('i', caller, spec.visibility, spec.memberStatuses, params), `i.os_hidden = ${p(spec.hidden)}`];
   for (const { column, values } of spec.columns) where.push(`i.${column}::text = ANY(${p(values)}::text[])`);
   for (const { column, value } of spec.booleans) where.push(`i.${column} = ${p(value)}`);
   if (spec.tags.length) where.push(`i.tags @> ${p(JSON.stringify(spec.tags))}::jsonb`);

@@ -10,10 +10,10 @@ import {
   NotFoundError,
   ValidationError,
 } from '@nubo/contracts';
-import { ImageEntity } from '@nubo/database';
+import { ImageEntity, ImageMemberEntity } from '@nubo/database';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager, In } from 'typeorm';
-import { canModify, canSee } from './image-access';
+import { Membership, SeeOptions, canModify, canSee, isOwner } from './image-access';
 import { parseCreateBody } from './image-body';
 import { ImageFiles } from './image-files';
 import { afterMarkerSql, listWhereSql, orderBySql, parseListQuery } from './image-list-query';
@@ -22,6 +22,12 @@ import { columnsOf, mutableOf, toRecord } from './image-record';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+export interface FindOptions extends SeeOptions {
+  manager?: EntityManager;
+  /** Locks the row (SELECT ... FOR UPDATE) inside `manager`'s transaction. */
+  forUpdate?: boolean;
+}
+
 @Injectable()
 export class ImagesService {
   constructor(
@@ -29,17 +35,30 @@ export class ImagesService {
     @Inject(ImageFiles) private readonly files: ImageFiles,
   ) {}
 
-  /** The live image `imageId` as `caller` may see it; anything else is a 404. */
-  async find(imageId: string, caller: ImageCaller, manager: EntityManager = this.db.manager, forUpdate = false): Promise<ImageEntity> {
+  /**
+   * The live image `imageId` as `caller` may see it; anything else is a 404. A shared image's
+   * member sees it once accepted, or in any member status with `anyMemberStatus` (Glance's show).
+   */
+  async find(imageId: string, caller: ImageCaller, options: FindOptions = {}): Promise<ImageEntity> {
+    const manager = options.manager ?? this.db.manager;
     const image = UUID.test(imageId)
-      ? await manager.getRepository(ImageEntity).findOne({ where: { id: imageId.toLowerCase() }, ...(forUpdate ? { lock: { mode: 'pessimistic_write' as const } } : {}) })
+      ? await manager.getRepository(ImageEntity).findOne({ where: { id: imageId.toLowerCase() }, ...(options.forUpdate ? { lock: { mode: 'pessimistic_write' as const } } : {}) })
       : null;
-    if (!image || image.deletedAt || !canSee(image, caller)) throw new NotFoundError(`No image found with ID ${imageId}`);
+    if (!image || image.deletedAt || !canSee(image, caller, await this.membership(image, caller, manager), options)) {
+      throw new NotFoundError(`No image found with ID ${imageId}`);
+    }
     return image;
   }
 
-  async get(imageId: string, caller: ImageCaller): Promise<ImageRecord> {
-    return toRecord(await this.find(imageId, caller));
+  /** The caller's member status on a shared image it does not own (null otherwise: not needed). */
+  private async membership(image: ImageEntity, caller: ImageCaller, manager: EntityManager): Promise<Membership> {
+    if (image.visibility !== 'shared' || isOwner(image, caller)) return null;
+    const row = await manager.getRepository(ImageMemberEntity).findOneBy({ imageId: image.id, member: caller.projectId });
+    return (row?.status as Membership | undefined) ?? null;
+  }
+
+  async get(imageId: string, caller: ImageCaller, options: { anyMemberStatus?: boolean } = {}): Promise<ImageRecord> {
+    return toRecord(await this.find(imageId, caller, options));
   }
 
   async list(caller: ImageCaller, query: Record<string, string | string[]> = {}): Promise<ImageListReply> {
@@ -48,7 +67,7 @@ export class ImagesService {
     let where = listWhereSql(spec, caller, params);
     if (spec.marker !== undefined) {
       // The marker must be an image this caller can list (Glance: 400 otherwise).
-      const markerOk = UUID.test(spec.marker) && (await this.find(spec.marker, caller).then(() => true, () => false));
+      const markerOk = UUID.test(spec.marker) && (await this.find(spec.marker, caller, { anyMemberStatus: true }).then(() => true, () => false));
       if (!markerOk) throw new ValidationError(`Invalid marker. Image ${spec.marker} could not be found.`, 'marker');
       params.push(spec.marker.toLowerCase());
       where += ` AND ${afterMarkerSql(spec, `$${params.length}`)}`;
@@ -80,7 +99,7 @@ export class ImagesService {
 
   async update(caller: ImageCaller, imageId: string, patch: unknown): Promise<ImageRecord> {
     return this.db.transaction(async (manager) => {
-      const image = await this.find(imageId, caller, manager, true);
+      const image = await this.find(imageId, caller, { manager, forUpdate: true, anyMemberStatus: true });
       if (!canModify(image, caller)) throw new ForbiddenError(`You are not permitted to modify image ${image.id}.`);
       const next = applyPatch(mutableOf(image), patch, caller, image.status);
       await manager.getRepository(ImageEntity).update({ id: image.id }, { ...columnsOf(next), updatedAt: () => 'now()' } as never);
@@ -90,7 +109,7 @@ export class ImagesService {
 
   async delete(caller: ImageCaller, imageId: string): Promise<void> {
     const fileKey = await this.db.transaction(async (manager) => {
-      const image = await this.find(imageId, caller, manager, true);
+      const image = await this.find(imageId, caller, { manager, forUpdate: true, anyMemberStatus: true });
       if (!canModify(image, caller)) throw new ForbiddenError(`You are not permitted to delete image ${image.id}.`);
       if (image.protected) throw new ForbiddenError(`Image ${image.id} is protected and cannot be deleted.`);
       await manager.query(`UPDATE image.images SET status = 'deleted', deleted_at = now(), updated_at = now() WHERE id = $1`, [image.id]);
@@ -101,7 +120,7 @@ export class ImagesService {
 
   /** queued -> saving, for the caller's upload. Answers like Glance when the image cannot take data. */
   async beginUpload(imageId: string, caller: ImageCaller): Promise<ImageEntity> {
-    const image = await this.find(imageId, caller);
+    const image = await this.find(imageId, caller, { anyMemberStatus: true });
     if (!canModify(image, caller)) throw new ForbiddenError(`You are not permitted to upload data to image ${image.id}.`);
     if (!image.diskFormat || !image.containerFormat) {
       throw new ValidationError('Properties disk_format, container_format must be set prior to saving data.', 'disk_format');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -80,6 +80,23 @@ describe(FsImageStorage.name, () => {
     await storage.remove(key);
     await storage.remove(key);
     expect(await storage.size(key)).toBeNull();
+  });
+
+  it('stages a file written in the staging area in place, and refuses one past the cap or elsewhere', async () => {
+    const data = Buffer.from('converted bytes');
+    const path = storage.stagingPath('.convert');
+    writeFileSync(path, data);
+    const staged = await storage.stageFile(path, { maxBytes: 100 });
+    expect(staged).toEqual({ path, size: data.length, sha256: sha(data), md5: md5(data) });
+    const key = await storage.commit(staged);
+    expect(storage.localPath(key)).toBe(join(root, 'sha256', key.slice(0, 2), key));
+    expect(readFileSync(storage.localPath(key)).equals(data)).toBe(true);
+
+    const big = storage.stagingPath('.convert');
+    writeFileSync(big, Buffer.alloc(101));
+    await expect(storage.stageFile(big, { maxBytes: 100 })).rejects.toBeInstanceOf(UploadTooLargeError);
+    await expect(storage.stageFile(join(root, 'elsewhere'), { maxBytes: 100 })).rejects.toThrow(/staging area/);
+    expect(() => storage.stagingPath('/../x')).toThrow(/invalid staging suffix/);
   });
 
   it('refuses keys that are not sha256 digests', () => {

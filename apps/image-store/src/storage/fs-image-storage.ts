@@ -5,7 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ByteRange, ImageStorage, StagedUpload, UploadIncompleteError, UploadTooLargeError } from './image-storage';
@@ -72,6 +72,33 @@ export class FsImageStorage implements ImageStorage {
       source.off('close', onClose);
     }
     return { path, size, sha256: sha256.digest('hex'), md5: md5.digest('hex') };
+  }
+
+  stagingPath(suffix: string): string {
+    if (!/^[.a-z0-9-]{0,16}$/.test(suffix)) throw new Error(`invalid staging suffix ${JSON.stringify(suffix)}`);
+    return join(this.root, 'tmp', `${randomUUID()}${suffix}`);
+  }
+
+  async stageFile(path: string, options: { maxBytes: number }): Promise<StagedUpload> {
+    if (dirname(path) !== join(this.root, 'tmp')) throw new Error('only files in the staging area can be staged');
+    const info = await stat(path);
+    if (info.size > options.maxBytes) throw new UploadTooLargeError(options.maxBytes);
+    const sha256 = createHash('sha256');
+    const md5 = createHash('md5');
+    let size = 0;
+    for await (const chunk of createReadStream(path)) {
+      size += (chunk as Buffer).length;
+      sha256.update(chunk as Buffer);
+      md5.update(chunk as Buffer);
+    }
+    // fsync, as stage() does with its flush, so a committed file survives a crash.
+    const file = await open(path, 'r');
+    await file.sync().finally(() => file.close());
+    return { path, size, sha256: sha256.digest('hex'), md5: md5.digest('hex') };
+  }
+
+  localPath(key: string): string {
+    return this.pathOf(key);
   }
 
   async commit(staged: StagedUpload): Promise<string> {

@@ -41,6 +41,15 @@ export interface ByteRange {
 export interface ImageStorage {
   init(): Promise<void>;
   stage(source: Readable, options: { maxBytes: number; expectedBytes?: number }): Promise<StagedUpload>;
+  /** A fresh path in the staging area, for a tool that writes a file itself (qemu-img convert). */
+  stagingPath(suffix: string): string;
+  /**
+   * Stages a file written at a stagingPath: hashed and measured in place. Past `maxBytes` it throws
+   * UploadTooLargeError and leaves the file for the caller to discard.
+   */
+  stageFile(path: string, options: { maxBytes: number }): Promise<StagedUpload>;
+  /** A local path of a committed file, for tools that read files (qemu-img). */
+  localPath(key: string): string;
   /** Moves staged bytes under their content key and returns the key. */
   commit(staged: StagedUpload): Promise<string>;
   discard(staged: StagedUpload): Promise<void>;

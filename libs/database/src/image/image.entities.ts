@@ -36,4 +36,16 @@ export class ImageEntity {
   @Column('text', { name: 'file_key', nullable: true }) fileKey!: string | null;
 }
 
-export const imageEntities = [ImageEntity];
+/** Glance image members: projects a `shared` image is offered to (members of other visibilities are ignored). */
+@Entity({ schema: 'image', name: 'image_members' })
+export class ImageMemberEntity {
+  @PrimaryColumn('uuid', { name: 'image_id' }) imageId!: string;
+  /** The project id the image is shared with. */
+  @PrimaryColumn('text') member!: string;
+  /** pending, accepted or rejected: only `accepted` makes the image usable by the member. */
+  @Column('text', { default: 'pending' }) status!: string;
+  @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
+  @Column('timestamptz', { name: 'updated_at', default: () => 'now()' }) updatedAt!: Date;
+}
+
+export const imageEntities = [ImageEntity, ImageMemberEntity];
