@@ -27,6 +27,8 @@ import { microversionMiddleware } from './compute/microversion';
 import { InstanceActionsController } from './compute/instance-actions.controller';
 import { ServersController } from './compute/servers.controller';
 import { ServerActionService } from './compute/server-action.service';
+import { ServerConsoleService } from './compute/server-console.service';
+import { ServerSnapshotService } from './compute/server-snapshot.service';
 import { ServersService } from './compute/servers.service';
 import { ComputeVersionsController } from './compute/versions.controller';
 import { API_CONFIG, ApiConfig } from './config';
@@ -44,6 +46,8 @@ import { TokenService } from './identity/token.service';
 import { NuboController } from './nubo/nubo.controller';
 import { ProxyController } from './proxy/proxy.controller';
 import { GlanceController } from './image/glance.controller';
+import { GlanceMembersController } from './image/glance-members.controller';
+import { ImageConversionController } from './image/image-conversion.controller';
 import { ImageDataProxy } from './image/image-data.proxy';
 
 @Module({})
@@ -72,7 +76,9 @@ export class ApiModule implements NestModule {
         ServersController,
         InstanceActionsController,
         ProxyController,
+        GlanceMembersController,
         GlanceController,
+        ImageConversionController,
         NuboController,
         HealthController,
       ],
@@ -102,6 +108,8 @@ export class ApiModule implements NestModule {
         RolesService,
         ServersService,
         ServerActionService,
+        ServerConsoleService,
+        ServerSnapshotService,
         QuotaService,
         GroupsService,
         KeypairsService,

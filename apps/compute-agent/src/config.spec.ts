@@ -23,6 +23,8 @@ describe('loadAgentConfig', () => {
       NUBO_AGENT_HEARTBEAT_MS: 1000,
       NUBO_AGENT_NETNS: undefined,
       NUBO_AGENT_HEALTH_PORT: undefined,
+      NUBO_AGENT_IMAGE_TTL_S: 86_400,
+      NUBO_AGENT_IMAGE_SWEEP_S: 600,
     });
     expect(config.capacity.vcpus).toBeGreaterThan(0);
     expect(config.capacity.ramMb).toBeGreaterThan(0);
@@ -49,6 +51,8 @@ describe('loadAgentConfig', () => {
     [{ NUBO_AGENT_STATE_DIR: `/${'x'.repeat(80)}` }, /NUBO_AGENT_STATE_DIR must be at most \d+ bytes/],
     [{ NUBO_AGENT_NETNS: 'ns with space' }, /NUBO_AGENT_NETNS must be a namespace name/],
     [{ NUBO_AGENT_UNDERLAY_IP: '10.77.0.300' }, /NUBO_AGENT_UNDERLAY_IP must be an IPv4 or IPv6 address/],
+    [{ NUBO_AGENT_IMAGE_TTL_S: '-1' }, /NUBO_AGENT_IMAGE_TTL_S must be >= 0/],
+    [{ NUBO_AGENT_IMAGE_SWEEP_S: '0' }, /NUBO_AGENT_IMAGE_SWEEP_S must be >= 1/],
   ])('rejects %j', (override, message) => {
     expect(problems({ ...base, ...override })).toMatch(message);
   });

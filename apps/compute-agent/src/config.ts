@@ -34,6 +34,10 @@ export const agentSchema = {
   NUBO_AGENT_DISK_GB: optionalInt({ min: 0 }),
   NUBO_AGENT_UNDERLAY_IP: env.optionalString(),
   NUBO_AGENT_HEALTH_PORT: optionalInt({ min: 1, max: 65535 }),
+  /** A cached base image no instance on the host has used for this long is deleted (0: at once). */
+  NUBO_AGENT_IMAGE_TTL_S: env.int({ default: 86_400, min: 0 }),
+  /** How often the image cache is swept. */
+  NUBO_AGENT_IMAGE_SWEEP_S: env.int({ default: 600, min: 1 }),
 };
 
 export interface AgentConfig extends ConfigOf<typeof agentSchema> {

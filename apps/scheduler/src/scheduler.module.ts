@@ -12,6 +12,7 @@ import { AgentClient } from './workflows/agent-client';
 import { ServerCreateWorkflow } from './workflows/server-create.workflow';
 import { ServerActionWorkflow } from './workflows/server-action.workflow';
 import { ServerDeleteWorkflow } from './workflows/server-delete.workflow';
+import { ServerSnapshotWorkflow } from './workflows/server-snapshot.workflow';
 import { InstanceSpecBuilder } from './workflows/instance-spec.builder';
 import { ServerFaults } from './workflows/server-faults';
 
@@ -24,6 +25,7 @@ class WorkflowRunner implements OnModuleInit, OnApplicationShutdown {
     @Inject(ServerCreateWorkflow) private readonly create: ServerCreateWorkflow,
     @Inject(ServerDeleteWorkflow) private readonly remove: ServerDeleteWorkflow,
     @Inject(ServerActionWorkflow) private readonly action: ServerActionWorkflow,
+    @Inject(ServerSnapshotWorkflow) private readonly snapshot: ServerSnapshotWorkflow,
     @Inject(RpcServer) private readonly rpcServer: RpcServer,
     @Inject(DataSource) private readonly db: DataSource,
   ) {}
@@ -35,6 +37,7 @@ class WorkflowRunner implements OnModuleInit, OnApplicationShutdown {
         'server.create': (payload, job) => this.create.run(payload, job),
         'server.delete': (payload, job) => this.remove.run(payload, job),
         'server.action': (payload, job) => this.action.run(payload, job),
+        'server.snapshot': (payload, job) => this.snapshot.run(payload, job),
       },
     );
     this.worker.start();
@@ -76,6 +79,7 @@ export class SchedulerModule {
         ServerCreateWorkflow,
         ServerDeleteWorkflow,
         ServerActionWorkflow,
+        ServerSnapshotWorkflow,
         InstanceSpecBuilder,
         HostRegistryService,
         WorkflowRunner,

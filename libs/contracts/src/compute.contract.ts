@@ -1,6 +1,7 @@
 /**
  * Compute contracts: server states and the agent's request/reply operations.
  * v1: spawn, destroy, status, list. v1.1 (additive): stop, start, reboot, pause, unpause, suspend, resume.
+ * v1.2 (additive): InstanceSpec.accelerator; consoleLog; snapshot (TaskState.ImageSnapshot).
  */
 import { AgentCommand, event, rpc } from './rpc';
 
@@ -28,6 +29,8 @@ export enum TaskState {
   Unpausing = 'unpausing',
   Suspending = 'suspending',
   Resuming = 'resuming',
+  /** Nova's createImage: the disk is being copied into an image. */
+  ImageSnapshot = 'image_snapshot',
 }
 
 /** What the hypervisor says (Nova's power_state); the agent's word is the truth. */
@@ -63,6 +66,11 @@ export interface InstanceSpec {
   diskGb: number;
   /** Absent: a firmware-only guest with no disk (the walking skeleton's servers). */
   image?: ImageSource;
+  /**
+   * QEMU's accelerator, from the image's `hypervisor_type` (Nova/libvirt virt_type: `qemu` = TCG,
+   * `kvm` = KVM). Absent: the agent's configured default. An agent without KVM refuses `kvm`.
+   */
+  accelerator?: 'kvm' | 'tcg';
 }
 
 export interface SpawnRequest extends AgentCommand {
@@ -103,6 +111,34 @@ export interface StartRequest extends ServerRef {
   spec: InstanceSpec;
 }
 
+export interface ConsoleLogRequest extends ServerRef {
+  /** Lines from the end of the log (Nova's `length`); absent: all (up to the agent's byte cap). */
+  lines?: number;
+}
+
+export interface ConsoleLogReply {
+  output: string;
+}
+
+/** Where the agent PUTs a snapshot: the image store's upload URL and the signed caller headers. */
+export interface SnapshotUpload {
+  url: string;
+  headers: Record<string, string>;
+}
+
+export interface SnapshotRequest extends ServerRef {
+  imageId: string;
+  upload: SnapshotUpload;
+}
+
+export interface SnapshotReply {
+  serverId: string;
+  imageId: string;
+  /** Bytes uploaded (the standalone qcow2 file). */
+  sizeBytes: number;
+  virtualSize: number;
+}
+
 export const AgentOps = {
   spawn: rpc<SpawnRequest, InstanceStatus>('server.spawn', { timeoutMs: 120_000 }),
   destroy: rpc<ServerRef, DestroyReply>('server.destroy', { timeoutMs: 60_000 }),
@@ -120,6 +156,13 @@ export const AgentOps = {
   suspend: rpc<ServerRef, InstanceStatus>('server.suspend', { timeoutMs: 300_000 }),
   /** QEMU started with -incoming defer, fed the saved RAM; the guest carries on where it was. */
   resume: rpc<StartRequest, InstanceStatus>('server.resume', { timeoutMs: 300_000 }),
+  /** The tail of the serial console log (read-only; answers for running and stopped servers). */
+  consoleLog: rpc<ConsoleLogRequest, ConsoleLogReply>('server.console-log', { timeoutMs: 10_000 }),
+  /**
+   * A standalone qcow2 (no backing file) of the server's root disk, point-in-time, streamed to
+   * `upload`; the guest keeps running (or stays stopped) as it was.
+   */
+  snapshot: rpc<SnapshotRequest, SnapshotReply>('server.snapshot', { timeoutMs: 1_800_000 }),
 } as const;
 
 export interface ServerStateEvent {

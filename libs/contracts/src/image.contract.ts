@@ -2,6 +2,7 @@
  * Image-store contracts (queue group `nubo-image`). Metadata travels over NATS; image bytes never do:
  * they go over HTTP to the image store (see image-url.ts for the signed requests).
  * v1: get, list. v1.1 (additive): create, update, delete; richer summaries and list filters.
+ * v1.2 (additive): image members (Glance sharing), `anyMemberStatus` on get, conversion (Nubo's).
  */
 import { rpc } from './rpc';
 
@@ -62,6 +63,11 @@ export interface ImageGetRequest {
   /** The caller's project: images of other projects that are not public answer NotFound. */
   projectId: string;
   isAdmin?: boolean;
+  /**
+   * A shared image's member sees it only once it has accepted (boots, downloads). Glance's show
+   * sets this: a member sees the image whatever its member status, so that it can accept it.
+   */
+  anyMemberStatus?: boolean;
 }
 
 export interface ImageListRequest {
@@ -95,6 +101,62 @@ export interface ImageDeleteRequest {
   imageId: string;
 }
 
+/** Glance's image member statuses. */
+export const IMAGE_MEMBER_STATUSES = ['pending', 'accepted', 'rejected'] as const;
+export type ImageMemberStatus = (typeof IMAGE_MEMBER_STATUSES)[number];
+
+export interface ImageMemberRecord {
+  imageId: string;
+  /** The project the image is shared with. */
+  memberId: string;
+  status: ImageMemberStatus;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ImageMembersRequest {
+  caller: ImageCaller;
+  imageId: string;
+}
+
+export interface ImageMemberRequest extends ImageMembersRequest {
+  memberId: string;
+}
+
+export interface ImageMemberCreateRequest extends ImageMembersRequest {
+  /** Glance's `{"member": "<project id>"}`, validated by the image store. */
+  body: unknown;
+}
+
+export interface ImageMemberUpdateRequest extends ImageMemberRequest {
+  /** Glance's `{"status": "accepted" | "rejected" | "pending"}`, validated by the image store. */
+  body: unknown;
+}
+
+export interface ImageConvertRequest {
+  caller: ImageCaller;
+  imageId: string;
+  /** Nubo's `{"disk_format", "compress", "name"}`, validated by the image store. */
+  body: unknown;
+}
+
+export interface ImageConvertReply {
+  /** The new image, queued until the conversion job makes it active (or killed). */
+  image: { id: string; status: string };
+  job: { id: string };
+}
+
+export type ImageConversionStatus = 'queued' | 'running' | 'done' | 'failed';
+
+export interface ImageConversionRecord {
+  imageId: string;
+  sourceImageId: string;
+  status: ImageConversionStatus;
+  /** 0-100, from qemu-img's progress. */
+  progress: number;
+  error: string | null;
+}
+
 export const ImageOps = {
   get: rpc<ImageGetRequest, ImageRecord>('image.get', { timeoutMs: 5_000 }),
   list: rpc<ImageListRequest, ImageListReply>('image.list', { timeoutMs: 5_000 }),
@@ -102,4 +164,15 @@ export const ImageOps = {
   update: rpc<ImageUpdateRequest, ImageRecord>('image.update', { timeoutMs: 10_000 }),
   /** Soft-deletes the row; the bytes go when no other image shares them. */
   delete: rpc<ImageDeleteRequest, { deleted: true }>('image.delete', { timeoutMs: 10_000 }),
+  /** Owners (and admins) see every member; a member sees only its own entry. */
+  memberList: rpc<ImageMembersRequest, { members: ImageMemberRecord[] }>('image.member.list', { timeoutMs: 5_000 }),
+  memberGet: rpc<ImageMemberRequest, ImageMemberRecord>('image.member.get', { timeoutMs: 5_000 }),
+  memberCreate: rpc<ImageMemberCreateRequest, ImageMemberRecord>('image.member.create', { timeoutMs: 10_000 }),
+  /** Only the member itself (or an admin) changes its status. */
+  memberUpdate: rpc<ImageMemberUpdateRequest, ImageMemberRecord>('image.member.update', { timeoutMs: 10_000 }),
+  memberDelete: rpc<ImageMemberRequest, { deleted: true }>('image.member.delete', { timeoutMs: 10_000 }),
+  /** Creates the converted image (queued) and enqueues the `image.convert` job. */
+  convert: rpc<ImageConvertRequest, ImageConvertReply>('image.convert', { timeoutMs: 10_000 }),
+  /** The conversion that fills image `imageId`, read back from its job. */
+  conversion: rpc<ImageMembersRequest, ImageConversionRecord>('image.conversion', { timeoutMs: 5_000 }),
 };

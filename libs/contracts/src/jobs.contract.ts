@@ -1,5 +1,9 @@
 /** BullMQ job contracts: queue and job names with their payloads. v1. */
-export const QUEUES = { workflows: 'nubo-workflows' } as const;
+/**
+ * `workflows` is the scheduler's (every job name in JOB_NAMES must have a handler there);
+ * `images` is the image store's, with its own job names (IMAGE_JOB_NAMES).
+ */
+export const QUEUES = { workflows: 'nubo-workflows', images: 'nubo-images' } as const;
 
 export interface ServerJob {
   serverId: string;
@@ -14,13 +18,19 @@ export interface ServerActionJob extends ServerJob {
   rebootType?: 'SOFT' | 'HARD';
 }
 
+/** Nova's createImage: the disk of the server goes into the queued image `imageId`. */
+export interface ServerSnapshotJob extends ServerJob {
+  imageId: string;
+}
+
 export interface JobPayloads {
   'server.create': ServerJob;
   'server.delete': ServerJob;
   'server.action': ServerActionJob;
+  'server.snapshot': ServerSnapshotJob;
 }
 export type JobName = keyof JobPayloads;
-export const JOB_NAMES: JobName[] = ['server.create', 'server.delete', 'server.action'];
+export const JOB_NAMES: JobName[] = ['server.create', 'server.delete', 'server.action', 'server.snapshot'];
 
 /**
  * Job ids make enqueueing idempotent: one create and one delete per server, one action job per
@@ -28,3 +38,27 @@ export const JOB_NAMES: JobName[] = ['server.create', 'server.delete', 'server.a
  */
 export const jobId = (name: JobName, serverId: string, requestId?: string) =>
   requestId ? `${name}-${serverId}-${requestId}` : `${name}-${serverId}`;
+
+/**
+ * Image-store jobs (queue `images`), kept apart from the scheduler's JOB_NAMES. v1: image.convert
+ * writes the converted bytes of `sourceImageId` into the queued image `imageId`.
+ */
+export interface ImageConvertJob {
+  imageId: string;
+  sourceImageId: string;
+  /** qemu-img's input format, as the source image was inspected. */
+  sourceFormat: 'raw' | 'qcow2';
+  diskFormat: 'raw' | 'qcow2';
+  /** qcow2 only: compressed clusters (`qemu-img convert -c`). */
+  compress: boolean;
+  requestId: string;
+}
+
+export interface ImageJobPayloads {
+  'image.convert': ImageConvertJob;
+}
+export type ImageJobName = keyof ImageJobPayloads;
+export const IMAGE_JOB_NAMES: ImageJobName[] = ['image.convert'];
+
+/** One conversion per target image: `image.convert-<new image id>`. */
+export const imageJobId = (name: ImageJobName, imageId: string) => `${name}-${imageId}`;

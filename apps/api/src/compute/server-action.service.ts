@@ -1,6 +1,8 @@
 /**
  * POST /servers/{id}/action: a compare-and-set on task_state (one operation per server at a
- * time; a conflicting request gets 409), an instance action, then a BullMQ job.
+ * time; a conflicting request gets 409), an instance action, then a BullMQ job. Two actions go
+ * their own way: os-getConsoleOutput asks the host at once (200 with the output), createImage
+ * also makes the image (202 with its Location).
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConflictError, TimeoutError, jobId } from '@nubo/contracts';
@@ -8,8 +10,13 @@ import { recordAction } from '@nubo/database';
 import { JobQueue } from '@nubo/jobs';
 import { DataSource } from 'typeorm';
 import { AuthContext } from '../common/auth-context';
-import { parseAction } from './server-actions';
+import { CONSOLE_OUTPUT_ACTION, CREATE_IMAGE_ACTION, actionName, parseAction, parseConsoleOutput, parseCreateImage } from './server-actions';
+import { ServerConsoleService } from './server-console.service';
+import { ServerSnapshotService } from './server-snapshot.service';
 import { ServersService } from './servers.service';
+
+/** What the controller answers: 202 and nothing (power actions), 200 with a body, or 202 and a new image. */
+export type ActionResult = { status: 202 } | { status: 200; body: unknown } | { status: 202; imageId: string };
 
 @Injectable()
 export class ServerActionService {
@@ -19,10 +26,21 @@ export class ServerActionService {
     @Inject(DataSource) private readonly db: DataSource,
     @Inject(JobQueue) private readonly jobs: JobQueue,
     @Inject(ServersService) private readonly servers: ServersService,
+    @Inject(ServerConsoleService) private readonly console: ServerConsoleService,
+    @Inject(ServerSnapshotService) private readonly snapshots: ServerSnapshotService,
   ) {}
 
-  async act(id: string, body: unknown, auth: AuthContext, requestId: string): Promise<void> {
+  async act(id: string, body: unknown, auth: AuthContext, requestId: string): Promise<ActionResult> {
     const server = await this.servers.get(id, auth);
+    const name = actionName(body);
+    const action = body as Record<string, unknown>;
+    if (name === CONSOLE_OUTPUT_ACTION) {
+      const { lines } = parseConsoleOutput(action);
+      return { status: 200, body: { output: await this.console.output(server, lines, requestId) } };
+    }
+    if (name === CREATE_IMAGE_ACTION) {
+      return { status: 202, imageId: await this.snapshots.createImage(server, parseCreateImage(action), auth, requestId) };
+    }
     const rule = parseAction(body);
     const claimed = await this.db.transaction(async (tx) => {
       const result = await tx.query(
@@ -51,5 +69,6 @@ export class ServerActionService {
       this.logger.error(`could not enqueue ${rule.action} of ${server.id}: ${(error as Error).message}`);
       throw new TimeoutError('The job queue is unavailable; the action was not started. Try again.');
     }
+    return { status: 202 };
   }
 }

@@ -1,5 +1,6 @@
 /** Nova servers: create, list (filters, pagination), show, update, actions, delete. */
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import { Auth, AuthContext, RequestId } from '../common/auth-context';
 import { API_CONFIG, ApiConfig, publicUrl } from '../config';
 import { serverLinks, serverView } from './server-view';
@@ -64,10 +65,23 @@ export class ServersController {
     return { server: serverView(server, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin }) };
   }
 
+  /**
+   * Power actions answer 202 and no body; os-getConsoleOutput 200 {"output"}; createImage 202 with
+   * the new image's Glance URL in Location (microversion 2.1: no body).
+   */
   @Post(':id/action')
   @HttpCode(202)
-  async action(@Param('id') id: string, @Body() body: unknown, @Auth() auth: AuthContext, @RequestId() requestId: string): Promise<void> {
-    await this.actions.act(id, body, auth, requestId);
+  async action(
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Auth() auth: AuthContext,
+    @RequestId() requestId: string,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<unknown> {
+    const result = await this.actions.act(id, body, auth, requestId);
+    res.status(result.status);
+    if ('imageId' in result) res.setHeader('location', `${publicUrl(this.config)}/image/v2/images/${result.imageId}`);
+    return 'body' in result ? result.body : undefined;
   }
 
   @Delete(':id')

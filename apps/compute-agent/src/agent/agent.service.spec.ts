@@ -24,7 +24,7 @@ describe(AgentService.name, () => {
       const handlers = new Map<string, unknown>();
       const registrar = { handle: (subject: string, _c: unknown, h: unknown) => handlers.set(subject, h) };
       const served = service.register(registrar as unknown as RpcRegistrar);
-      const ops = ['spawn', 'destroy', 'status', 'list', 'stop', 'start', 'reboot', 'pause', 'unpause', 'suspend', 'resume'];
+      const ops = ['spawn', 'destroy', 'status', 'list', 'stop', 'start', 'reboot', 'pause', 'unpause', 'suspend', 'resume', 'console-log', 'snapshot'];
       expect(served).toEqual(ops.map((op) => `agent.h1.server.${op}`));
       expect([...handlers.keys()]).toEqual(served);
     });
@@ -158,6 +158,59 @@ describe(AgentService.name, () => {
         serverId: id,
         destroyed: false,
       });
+    });
+  });
+
+  describe('consoleLog', () => {
+    const request = (extra: object = {}) => ({ opId: 'op1', deadline: later(), serverId: id, ...extra });
+
+    it('answers the tail of the log, while a long operation on the server runs', async () => {
+      await service.spawn({ opId: 'op0', deadline: later(), spec }, ctx);
+      driver.print(id, 'one\ntwo\nNUBO-GUEST: booted\n');
+      const stop = service.stop({ ...request(), graceSeconds: 0 }, ctx);
+      await expect(service.consoleLog(request({ lines: 1 }), ctx)).resolves.toEqual({ output: 'NUBO-GUEST: booted\n' });
+      await expect(service.consoleLog(request({ lines: -1 }), ctx)).resolves.toEqual({ output: 'one\ntwo\nNUBO-GUEST: booted\n' });
+      await stop;
+    });
+
+    it.each([
+      [{ lines: -2 }, 'lines'],
+      [{ lines: 1.5 }, 'lines'],
+      [{ serverId: 'x' }, 'serverId'],
+    ])('refuses %j naming %s', async (extra, field) => {
+      await expect(service.consoleLog(request(extra), ctx)).rejects.toMatchObject({ details: { field } });
+    });
+  });
+
+  describe('snapshot', () => {
+    const imageId = '0f9a4c1e-2b3d-4e5f-8a9b-0c1d2e3f4a5b';
+    const upload = { url: 'http://127.0.0.1:8792/v2/images/x/file', headers: { 'x-nubo-caller-project': 'p1' } };
+    const withImage = { ...spec, diskGb: 1, image: { id: 'img', sha256: 'a'.repeat(64), sizeBytes: 1, diskFormat: 'qcow2' as const, url: 'http://127.0.0.1/i' } };
+    const request = (extra: object = {}) => ({ opId: 'op1', deadline: later(), serverId: id, imageId, upload, ...extra });
+
+    it('runs behind the server operations before it and answers what was uploaded', async () => {
+      const [, reply] = await Promise.all([
+        service.spawn({ opId: 'op0', deadline: later(), spec: withImage }, ctx),
+        service.snapshot(request(), ctx),
+      ]);
+      expect(reply).toMatchObject({ serverId: id, imageId, sizeBytes: 0 });
+      expect(driver.calls).toEqual([`spawn:${id}:start`, `spawn:${id}:end`, `snapshot:${id}:start`, `snapshot:${id}:end`]);
+      expect(driver.snapshots).toEqual([{ serverId: id, imageId, upload }]);
+    });
+
+    it('passes a server without a disk of its own as a conflict', async () => {
+      await service.spawn({ opId: 'op0', deadline: later(), spec }, ctx);
+      await expect(service.snapshot(request(), ctx)).rejects.toBeInstanceOf(ConflictError);
+    });
+
+    it.each([
+      [{ imageId: 'not-a-uuid' }, 'imageId'],
+      [{ upload: { url: 'file:///etc/passwd', headers: {} } }, 'upload.url'],
+      [{ upload: { url: upload.url, headers: { 'x-a': 'b\r\nhost: evil' } } }, 'upload.headers'],
+      [{ upload: { url: upload.url } }, 'upload.headers'],
+    ])('refuses %j naming %s, before touching the driver', async (extra, field) => {
+      await expect(service.snapshot(request(extra), ctx)).rejects.toMatchObject({ details: { field } });
+      expect(driver.calls).toEqual([]);
     });
   });
 

@@ -8,11 +8,15 @@ import { Logger } from '@nestjs/common';
 import {
   AgentCommand,
   AgentOps,
+  ConsoleLogReply,
+  ConsoleLogRequest,
   DestroyReply,
   InstanceSpec,
   InstanceStatus,
   RebootRequest,
   ServerRef,
+  SnapshotReply,
+  SnapshotRequest,
   SpawnRequest,
   StartRequest,
   StopRequest,
@@ -22,9 +26,12 @@ import {
 import { HandlerContext, RpcServer } from '@nubo/messaging';
 import { HypervisorDriver } from '../hypervisor/hypervisor-driver';
 import {
+  assertImageId,
   assertServerId,
+  validateConsoleLogOptions,
   validateInstanceSpec,
   validateRebootOptions,
+  validateSnapshotUpload,
   validateStopOptions,
 } from '../hypervisor/instance-spec';
 import { KeyedMutex } from './keyed-mutex';
@@ -66,8 +73,11 @@ export class AgentService {
     server.handle(on(AgentOps.unpause.op), AgentOps.unpause, (req, ctx) => this.unpause(req, ctx));
     server.handle(on(AgentOps.suspend.op), AgentOps.suspend, (req, ctx) => this.suspend(req, ctx));
     server.handle(on(AgentOps.resume.op), AgentOps.resume, (req, ctx) => this.resume(req, ctx));
+    server.handle(on(AgentOps.consoleLog.op), AgentOps.consoleLog, (req, ctx) => this.consoleLog(req, ctx));
+    server.handle(on(AgentOps.snapshot.op), AgentOps.snapshot, (req, ctx) => this.snapshot(req, ctx));
     const ops = [AgentOps.spawn, AgentOps.destroy, AgentOps.status, AgentOps.list, AgentOps.stop, AgentOps.start];
-    return [...ops, AgentOps.reboot, AgentOps.pause, AgentOps.unpause, AgentOps.suspend, AgentOps.resume].map((c) => on(c.op));
+    const more = [AgentOps.reboot, AgentOps.pause, AgentOps.unpause, AgentOps.suspend, AgentOps.resume, AgentOps.consoleLog, AgentOps.snapshot];
+    return [...ops, ...more].map((c) => on(c.op));
   }
 
   async spawn(request: SpawnRequest, ctx: HandlerContext): Promise<InstanceStatus> {
@@ -119,6 +129,26 @@ export class AgentService {
     this.assertFresh(request, 'resume', ctx);
     const spec = this.specOf(request);
     return this.serialized('resume', spec.serverId, request, ctx, () => this.driver.resume(spec));
+  }
+
+  /**
+   * Serialized with the server's other operations: the copy must not race a stop, start or
+   * destroy. The guest keeps running meanwhile.
+   */
+  async snapshot(request: SnapshotRequest, ctx: HandlerContext): Promise<SnapshotReply> {
+    this.assertFresh(request, 'snapshot', ctx);
+    const serverId = assertServerId(request.serverId);
+    const imageId = assertImageId(request.imageId);
+    const upload = validateSnapshotUpload(request.upload);
+    const result = await this.serialized('snapshot', serverId, request, ctx, () => this.driver.snapshot(serverId, { imageId, upload }));
+    return { serverId, imageId, ...result };
+  }
+
+  /** A read, like status: it answers while a long operation on the server runs. */
+  async consoleLog(request: ConsoleLogRequest, ctx: HandlerContext): Promise<ConsoleLogReply> {
+    this.assertFresh(request, 'consoleLog', ctx);
+    const serverId = assertServerId(request.serverId);
+    return { output: await this.driver.consoleLog(serverId, validateConsoleLogOptions(request)) };
   }
 
   /** Reads are not serialized: a status must answer while a long spawn of the server runs. */

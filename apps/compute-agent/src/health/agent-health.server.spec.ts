@@ -18,4 +18,11 @@ describe('startAgentHealthServer', () => {
     expect(await res.json()).toEqual({ status: 'ok', hostId: 'h1', instances: 3 });
     expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
   });
+
+  it('reports the image cache when given', async () => {
+    server = await startAgentHealthServer({ port: 0, hostId: 'h1', instances: async () => 2, imageCache: async () => ({ images: 1, downloads: 4 }) });
+    const { port } = server.address() as AddressInfo;
+    const body = await (await fetch(`http://127.0.0.1:${port}/healthz`)).json();
+    expect(body).toEqual({ status: 'ok', hostId: 'h1', instances: 2, imageCache: { images: 1, downloads: 4 } });
+  });
 });

@@ -9,6 +9,8 @@ export interface AgentHealthOptions {
   hostId: string;
   /** Number of instances the driver tracks. */
   instances: () => Promise<number>;
+  /** Base images on the host and downloads since the agent started. */
+  imageCache?: () => Promise<{ images: number; downloads: number }>;
   host?: string;
 }
 
@@ -18,10 +20,10 @@ export async function startAgentHealthServer(options: AgentHealthOptions): Promi
       res.writeHead(404).end();
       return;
     }
-    options.instances().then(
-      (instances) => {
+    Promise.all([options.instances(), options.imageCache?.()]).then(
+      ([instances, imageCache]) => {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ status: 'ok', hostId: options.hostId, instances }));
+        res.end(JSON.stringify({ status: 'ok', hostId: options.hostId, instances, ...(imageCache ? { imageCache } : {}) }));
       },
       (error: Error) => {
         res.writeHead(503, { 'content-type': 'application/json' });

@@ -4,7 +4,7 @@
  * Hypervisor internals (QMP sockets, argv, process handling) never leave the driver.
  */
 import { EventEmitter } from 'node:events';
-import { InstanceSpec, InstanceStatus, InternalError, PowerState } from '@nubo/contracts';
+import { InstanceSpec, InstanceStatus, InternalError, PowerState, SnapshotUpload } from '@nubo/contracts';
 
 export type Accelerator = 'kvm' | 'tcg';
 
@@ -29,6 +29,30 @@ export interface RebootOptions {
   /** HARD: reset in place. SOFT: ACPI power-off then boot again; HARD when the guest ignores it. */
   type: 'SOFT' | 'HARD';
   graceSeconds: number;
+}
+
+export interface ConsoleLogOptions {
+  /** Lines from the end (as `tail -n`); absent: everything the driver keeps (capped in bytes). */
+  lines?: number;
+}
+
+export interface SnapshotTarget {
+  imageId: string;
+  upload: SnapshotUpload;
+}
+
+export interface SnapshotResult {
+  /** Bytes of the standalone qcow2 that was uploaded. */
+  sizeBytes: number;
+  virtualSize: number;
+}
+
+/** The host's base-image cache, for health and tests. */
+export interface ImageCacheStats {
+  /** Base images on the host now. */
+  images: number;
+  /** Downloads started since the agent started. */
+  downloads: number;
 }
 
 /**
@@ -102,6 +126,30 @@ export interface HypervisorDriver {
    * deleted once the guest runs. A failure keeps the saved file (and the `suspended` state).
    */
   resume(spec: InstanceSpec): Promise<InstanceStatus>;
+
+  /**
+   * The tail of the instance's serial console log, as text without control characters (Nova's
+   * os-getConsoleOutput). Works while running and after the process ended (the log stays with the
+   * instance's files); `NotFoundError` when the driver has no instance of this server.
+   */
+  consoleLog(serverId: string, options: ConsoleLogOptions): Promise<string>;
+
+  /**
+   * Copies the instance's root disk, as the guest sees it at one point in time, into a standalone
+   * qcow2 (no backing file) and PUTs it to `target.upload`. A running guest keeps running; a
+   * stopped one stays stopped. Postcondition: no copy is left on the host, success or not.
+   * `ConflictError` when the instance has no disk of its own (firmware-only, ISO).
+   */
+  snapshot(serverId: string, target: SnapshotTarget): Promise<SnapshotResult>;
+
+  /** What the base-image cache holds and has downloaded. */
+  imageCacheStats(): Promise<ImageCacheStats>;
+
+  /**
+   * Deletes cached base images that no instance on the host (running or not) has used for
+   * `ttlMs`. Returns the sha256 of each image removed.
+   */
+  evictUnusedImages(options: { ttlMs: number }): Promise<string[]>;
 
   /** Every instance the driver tracks, from its cached state (cheap: used by each heartbeat). */
   list(): Promise<InstanceStatus[]>;

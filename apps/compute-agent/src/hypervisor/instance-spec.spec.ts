@@ -17,6 +17,10 @@ describe('validateInstanceSpec', () => {
     expect(validateInstanceSpec(extra)).toEqual(spec);
   });
 
+  it.each(['kvm', 'tcg'] as const)('keeps the accelerator %s the image asks for', (accelerator) => {
+    expect(validateInstanceSpec({ ...spec, accelerator })).toEqual({ ...spec, accelerator });
+  });
+
   it('accepts a spec without an image (a firmware-only guest)', () => {
     const { image: _none, ...bare } = spec;
     expect(validateInstanceSpec(bare)).toEqual(bare);
@@ -33,6 +37,8 @@ describe('validateInstanceSpec', () => {
     ['image', { ...image, url: 'file:///etc/passwd' }, 'spec.image.url'],
     ['image', { ...image, url: 'not a url' }, 'spec.image.url'],
     ['diskGb', -1, 'spec.diskGb'],
+    ['accelerator', 'hvf', 'spec.accelerator'],
+    ['accelerator', 'KVM', 'spec.accelerator'],
   ])('rejects %s = %j naming %s', (key, value, field) => {
     const bad = { ...spec, [key]: value };
     expect(() => validateInstanceSpec(bad)).toThrow(ValidationError);

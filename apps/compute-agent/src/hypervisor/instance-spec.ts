@@ -3,8 +3,8 @@
  * they must be canonical UUIDs; sizes must be positive integers; an image is named on the host by
  * its sha256 only, so its id and URL never become paths.
  */
-import { ImageSource, InstanceSpec, ValidationError } from '@nubo/contracts';
-import type { RebootOptions, StopOptions } from './hypervisor-driver';
+import { ImageSource, InstanceSpec, SnapshotUpload, ValidationError } from '@nubo/contracts';
+import type { ConsoleLogOptions, RebootOptions, StopOptions } from './hypervisor-driver';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -36,12 +36,16 @@ export function validateInstanceSpec(spec: unknown): InstanceSpec {
     throw new ValidationError('spec.diskGb must be an integer >= 0', 'spec.diskGb');
   }
   const image = s.image === undefined ? undefined : validateImageSource(s.image);
+  if (s.accelerator !== undefined && s.accelerator !== 'kvm' && s.accelerator !== 'tcg') {
+    throw new ValidationError('spec.accelerator must be kvm or tcg', 'spec.accelerator');
+  }
   return {
     serverId: s.serverId as string,
     vcpus: s.vcpus as number,
     ramMb: s.ramMb as number,
     diskGb: s.diskGb as number,
     ...(image ? { image } : {}),
+    ...(s.accelerator ? { accelerator: s.accelerator } : {}),
   };
 }
 
@@ -70,6 +74,40 @@ export function validateRebootOptions(value: unknown): RebootOptions {
   const type = (value as Partial<RebootOptions> | undefined)?.type;
   if (type !== 'SOFT' && type !== 'HARD') throw new ValidationError('type must be SOFT or HARD', 'type');
   return { type, graceSeconds: graceSeconds((value as Partial<RebootOptions>).graceSeconds) };
+}
+
+/** Nova's `length`: -1 or absent is the whole log (as far as the agent keeps it). */
+export function validateConsoleLogOptions(value: unknown): ConsoleLogOptions {
+  const lines = (value as { lines?: unknown } | undefined)?.lines;
+  if (lines === undefined || lines === null || lines === -1) return {};
+  if (!Number.isInteger(lines) || (lines as number) < 0) throw new ValidationError('lines must be an integer >= -1', 'lines');
+  return { lines: lines as number };
+}
+
+export function assertImageId(value: unknown): string {
+  if (typeof value !== 'string' || !UUID.test(value)) throw new ValidationError('imageId must be a lower-case UUID', 'imageId');
+  return value;
+}
+
+const HEADER_NAME = /^[a-z0-9-]{1,64}$/;
+const MAX_UPLOAD_HEADERS = 16;
+
+/** The upload target of a snapshot: an http(s) URL and a few plain headers (no line breaks). */
+export function validateSnapshotUpload(value: unknown): SnapshotUpload {
+  if (!value || typeof value !== 'object') throw new ValidationError('upload must be an object', 'upload');
+  const { url, headers } = value as Partial<SnapshotUpload>;
+  if (!isHttpUrl(url)) throw new ValidationError('upload.url must be an http or https URL', 'upload.url');
+  if (!headers || typeof headers !== 'object' || Array.isArray(headers)) {
+    throw new ValidationError('upload.headers must be an object', 'upload.headers');
+  }
+  const entries = Object.entries(headers);
+  if (entries.length > MAX_UPLOAD_HEADERS) throw new ValidationError(`upload.headers has more than ${MAX_UPLOAD_HEADERS} entries`, 'upload.headers');
+  for (const [name, v] of entries) {
+    if (!HEADER_NAME.test(name) || typeof v !== 'string' || v.length > 1024 || /[\u0000-\u001f\u007f]/.test(v)) {
+      throw new ValidationError(`upload.headers has an invalid header ${JSON.stringify(name)}`, 'upload.headers');
+    }
+  }
+  return { url, headers: { ...headers } };
 }
 
 function graceSeconds(value: unknown): number {

@@ -1,6 +1,6 @@
 /** Commands to one host's agent, each with an operation id and a deadline (see RELIABILITY.md). */
 import { Inject, Injectable } from '@nestjs/common';
-import { AgentOps, DestroyReply, InstanceSpec, InstanceStatus, RpcContract, subjects } from '@nubo/contracts';
+import { AgentOps, DestroyReply, InstanceSpec, InstanceStatus, RpcContract, SnapshotReply, SnapshotUpload, subjects } from '@nubo/contracts';
 import { RpcClient } from '@nubo/messaging';
 
 type Ctx = { opId: string; requestId: string };
@@ -39,6 +39,10 @@ export class AgentClient {
 
   simple(op: 'pause' | 'unpause' | 'suspend', hostId: string, serverId: string, ctx: Ctx): Promise<InstanceStatus> {
     return this.send(hostId, AgentOps[op], { serverId }, ctx);
+  }
+
+  snapshot(hostId: string, serverId: string, imageId: string, upload: SnapshotUpload, ctx: Ctx): Promise<SnapshotReply> {
+    return this.send(hostId, AgentOps.snapshot, { serverId, imageId, upload }, ctx);
   }
 
   /** Every command carries the job's id and a deadline the agent checks before acting. */

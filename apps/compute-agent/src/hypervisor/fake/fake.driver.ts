@@ -6,20 +6,34 @@
 import { ConflictError, InstanceSpec, InstanceStatus, NotFoundError, PowerState } from '@nubo/contracts';
 import {
   Accelerator,
+  ConsoleLogOptions,
   HypervisorDriver,
   HypervisorError,
+  ImageCacheStats,
   PowerStateEmitter,
   PowerStateListener,
   RebootOptions,
+  SnapshotResult,
+  SnapshotTarget,
   StopOptions,
 } from '../hypervisor-driver';
-import { assertServerId, validateInstanceSpec, validateRebootOptions, validateStopOptions } from '../instance-spec';
+import {
+  assertImageId,
+  assertServerId,
+  validateConsoleLogOptions,
+  validateInstanceSpec,
+  validateRebootOptions,
+  validateSnapshotUpload,
+  validateStopOptions,
+} from '../instance-spec';
 import { PowerOp, planPowerOp } from '../power-transitions';
 
 interface FakeInstance {
   spec: InstanceSpec;
   pid: number;
   powerState: PowerState;
+  /** What the guest "printed" on its serial console (see `print`). */
+  console?: string;
 }
 
 /** What survives an agent restart: the "processes" of the host. */
@@ -45,11 +59,14 @@ export class FakeDriver implements HypervisorDriver {
   readonly host: FakeHost;
   /** Every call, in order, for assertions: `spawn:<id>:start`, `spawn:<id>:end`, ... */
   readonly calls: string[] = [];
+  /** Snapshots asked for, in order. The fake uploads nothing. */
+  readonly snapshots: Array<{ serverId: string } & SnapshotTarget> = [];
   private readonly tracked = new Set<string>();
   private readonly events = new PowerStateEmitter();
   private readonly delayMs: number;
   private failures: Error[] = [];
   private readonly opFailures = new Map<PowerOp, Error[]>();
+  private readonly snapshotFailures: Error[] = [];
 
   constructor(options: FakeDriverOptions = {}) {
     this.host = options.host ?? new FakeHost();
@@ -75,6 +92,13 @@ export class FakeDriver implements HypervisorDriver {
     this.events.emit(serverId, powerState, reason);
   }
 
+  /** Appends to the fake guest's console log. */
+  print(serverId: string, text: string): void {
+    const instance = this.host.instances.get(serverId);
+    if (!instance) throw new Error(`no fake instance ${serverId}`);
+    instance.console = (instance.console ?? '') + text;
+  }
+
   onPowerStateChange(listener: PowerStateListener): () => void {
     return this.events.on(listener);
   }
@@ -93,7 +117,7 @@ export class FakeDriver implements HypervisorDriver {
           throw new ConflictError(`server ${id} already runs on this host with another shape`, { serverId: id });
         }
         this.tracked.add(id);
-        return this.snapshot(id);
+        return this.statusOf(id);
       }
       await this.delay();
       const failure = this.failures.shift();
@@ -105,7 +129,7 @@ export class FakeDriver implements HypervisorDriver {
       this.host.instances.set(id, { spec, pid: this.host.allocatePid(), powerState: PowerState.Running });
       this.tracked.add(id);
       this.events.emit(id, PowerState.Running, 'spawned');
-      return this.snapshot(id);
+      return this.statusOf(id);
     } finally {
       this.calls.push(`spawn:${id}:end`);
     }
@@ -178,11 +202,53 @@ export class FakeDriver implements HypervisorDriver {
   async status(serverId: string): Promise<InstanceStatus> {
     const id = assertServerId(serverId);
     if (!this.tracked.has(id)) return { serverId: id, powerState: PowerState.NoState };
-    return this.snapshot(id);
+    return this.statusOf(id);
+  }
+
+  async consoleLog(serverId: string, options: ConsoleLogOptions): Promise<string> {
+    const { lines } = validateConsoleLogOptions(options);
+    const instance = this.tracked.has(assertServerId(serverId)) ? this.host.instances.get(serverId) : undefined;
+    if (!instance) throw new NotFoundError(`server ${serverId} is not on this host`, { serverId });
+    const text = instance.console ?? '';
+    if (lines === undefined) return text;
+    return lines === 0 ? '' : text.split(/(?<=\n)/).slice(-lines).join('');
+  }
+
+  async snapshot(serverId: string, target: SnapshotTarget): Promise<SnapshotResult> {
+    const id = assertServerId(serverId);
+    const valid = { imageId: assertImageId(target?.imageId), upload: validateSnapshotUpload(target?.upload) };
+    this.calls.push(`snapshot:${id}:start`);
+    try {
+      const instance = this.tracked.has(id) ? this.host.instances.get(id) : undefined;
+      if (!instance) throw new NotFoundError(`server ${id} is not on this host`, { serverId: id });
+      if (!instance.spec.image || instance.spec.image.diskFormat === 'iso') {
+        throw new ConflictError(`server ${id} has no disk of its own to snapshot`, { serverId: id });
+      }
+      await this.delay();
+      const failure = this.snapshotFailures.shift();
+      if (failure) throw new HypervisorError('snapshot', id, failure.message);
+      this.snapshots.push({ serverId: id, ...valid });
+      return { sizeBytes: 0, virtualSize: Math.max(instance.spec.diskGb, 1) * 2 ** 30 };
+    } finally {
+      this.calls.push(`snapshot:${id}:end`);
+    }
+  }
+
+  /** The next snapshot fails (after its delay). */
+  failNextSnapshot(error: Error = new Error('injected failure')): void {
+    this.snapshotFailures.push(error);
+  }
+
+  async imageCacheStats(): Promise<ImageCacheStats> {
+    return { images: 0, downloads: 0 };
+  }
+
+  async evictUnusedImages(): Promise<string[]> {
+    return [];
   }
 
   async list(): Promise<InstanceStatus[]> {
-    return [...this.tracked].map((id) => this.snapshot(id));
+    return [...this.tracked].map((id) => this.statusOf(id));
   }
 
   async adopt(): Promise<InstanceStatus[]> {
@@ -200,12 +266,12 @@ export class FakeDriver implements HypervisorDriver {
     try {
       const instance = this.tracked.has(id) ? this.host.instances.get(id) : undefined;
       if (!instance) throw new NotFoundError(`server ${id} is not on this host`, { serverId: id });
-      if (planPowerOp(op, id, instance.powerState) === 'noop') return this.snapshot(id);
+      if (planPowerOp(op, id, instance.powerState) === 'noop') return this.statusOf(id);
       await this.delay();
       this.failIfInjected(op, id);
       const reason = apply(instance);
       this.events.emit(id, instance.powerState, reason);
-      return this.snapshot(id);
+      return this.statusOf(id);
     } finally {
       this.calls.push(`${op}:${id}:end`);
     }
@@ -219,7 +285,7 @@ export class FakeDriver implements HypervisorDriver {
       const instance = this.host.instances.get(id);
       if (instance && planPowerOp(op, id, instance.powerState) === 'noop') {
         this.tracked.add(id);
-        return this.snapshot(id);
+        return this.statusOf(id);
       }
       await this.delay();
       this.failIfInjected(op, id);
@@ -227,7 +293,7 @@ export class FakeDriver implements HypervisorDriver {
       this.host.instances.set(id, { spec: instance?.spec ?? spec, pid: this.host.allocatePid(), powerState: PowerState.Running });
       this.tracked.add(id);
       this.events.emit(id, PowerState.Running, why);
-      return this.snapshot(id);
+      return this.statusOf(id);
     } finally {
       this.calls.push(`${op}:${id}:end`);
     }
@@ -238,7 +304,7 @@ export class FakeDriver implements HypervisorDriver {
     if (failure) throw new HypervisorError(op, id, failure.message);
   }
 
-  private snapshot(id: string): InstanceStatus {
+  private statusOf(id: string): InstanceStatus {
     const instance = this.host.instances.get(id);
     if (!instance) return { serverId: id, powerState: PowerState.Shutdown };
     const alive = instance.powerState !== PowerState.Shutdown && instance.powerState !== PowerState.Suspended;

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { ImageSource } from '@nubo/contracts';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { Server, createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -131,6 +131,69 @@ describe(ImageCache.name, () => {
       const cache = new ImageCache({ dir, inspect });
       await expect(cache.ensure(source({ diskFormat: 'iso' }))).resolves.toMatchObject({ format: 'iso' });
       expect(inspect).toHaveBeenCalledWith(join(dir, sha256), 'raw');
+    });
+  });
+
+  describe('evict', () => {
+    const other = 'c'.repeat(64);
+    const dayAgo = () => new Date(Date.now() - 86_400_000);
+    /** A cached file last used a day ago (evict reads the mtime as the last use). */
+    const aged = (name: string) => {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, name), 'x');
+      utimesSync(join(dir, name), dayAgo(), dayAgo());
+    };
+
+    it('deletes an image unused for the TTL and keeps one an instance uses, refreshing its clock', async () => {
+      aged(sha256);
+      aged(other);
+      const cache = new ImageCache({ dir, inspect });
+      await expect(cache.evict({ ttlMs: 3_600_000, inUse: new Set([other]) })).resolves.toEqual([sha256]);
+      expect(leftovers()).toEqual([other]);
+      expect(Date.now() - statSync(join(dir, other)).mtimeMs).toBeLessThan(60_000);
+    });
+
+    it('keeps an unused image younger than the TTL', async () => {
+      const cache = new ImageCache({ dir, inspect });
+      await cache.ensure(source());
+      await expect(cache.evict({ ttlMs: 3_600_000, inUse: new Set() })).resolves.toEqual([]);
+      expect(leftovers()).toEqual([sha256]);
+    });
+
+    it('never deletes a leased image, even with a TTL of 0; once released, the next sweep does', async () => {
+      const cache = new ImageCache({ dir, inspect });
+      const lease = await cache.lease(source());
+      await expect(cache.evict({ ttlMs: 0, inUse: new Set() })).resolves.toEqual([]);
+      lease.release();
+      lease.release(); // idempotent: one lease, one pin
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await expect(cache.evict({ ttlMs: 0, inUse: new Set() })).resolves.toEqual([sha256]);
+      expect(leftovers()).toEqual([]);
+    });
+
+    it('spares an image leased after the sweep began (its instance may not be on disk yet)', async () => {
+      const cache = new ImageCache({ dir, inspect });
+      const startedAt = Date.now();
+      (await cache.lease(source())).release();
+      await expect(cache.evict({ ttlMs: 0, inUse: new Set(), startedAt })).resolves.toEqual([]);
+    });
+
+    it('downloads an evicted image again on its next use, and counts both downloads', async () => {
+      const cache = new ImageCache({ dir, inspect });
+      (await cache.lease(source())).release();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await cache.evict({ ttlMs: 0, inUse: new Set() });
+      await expect(cache.stats()).resolves.toEqual({ images: 0, downloads: 1 });
+      await cache.ensure(source());
+      await expect(cache.stats()).resolves.toEqual({ images: 1, downloads: 2 });
+    });
+
+    it('removes an old partial download left by a crashed agent, but no file of another kind', async () => {
+      aged(`.${sha256}.0000.part`);
+      aged('README');
+      const cache = new ImageCache({ dir, inspect });
+      await cache.evict({ ttlMs: 0, inUse: new Set() });
+      expect(leftovers()).toEqual(['README']);
     });
   });
 });

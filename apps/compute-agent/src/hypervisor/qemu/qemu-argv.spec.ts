@@ -1,6 +1,7 @@
 import { ValidationError } from '@nubo/contracts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { chooseAccelerator } from './accelerator';
 import { NODE, buildQemuArgv, escapeOptionValue, instancePaths, maxStateDirLength } from './qemu-argv';
 import { launchCommand } from './qemu-process';
 
@@ -31,6 +32,13 @@ describe('buildQemuArgv', () => {
   it('matches the golden argv of a server with a root disk from a qcow2 image', () => {
     const argv = buildQemuArgv({ spec: withDisk, paths: instancePaths('/var/lib/nubo', serverId), accelerator: 'kvm', image: cached });
     expectGolden(argv, join(__dirname, '__golden__', 'with-disk.argv.txt'));
+  });
+
+  it('matches the golden argv of a server whose image asks for TCG (hypervisor_type=qemu)', () => {
+    const spec = { ...withDisk, accelerator: 'tcg' as const };
+    const argv = buildQemuArgv({ spec, paths: instancePaths('/var/lib/nubo', serverId), accelerator: chooseAccelerator(spec.accelerator, 'kvm', () => true), image: cached });
+    expect(argv[argv.indexOf('-accel') + 1]).toBe('tcg');
+    expectGolden(argv, join(__dirname, '__golden__', 'with-disk-tcg.argv.txt'));
   });
 
   it('gives the whole disk chain explicitly: read-only base without backing, overlay on it, virtio-blk boots it', () => {

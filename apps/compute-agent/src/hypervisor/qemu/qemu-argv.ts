@@ -28,6 +28,8 @@ export interface InstancePaths {
   saveSock: string;
   /** Where QEMU listens for the saved stream on resume (the agent connects to it). */
   restoreSock: string;
+  /** A snapshot of the disk while it is made and uploaded (one at a time per instance). */
+  snapshot: string;
 }
 
 /** The base image under a server's disk, as the cache holds it. */
@@ -58,6 +60,8 @@ export const NODE = {
   disk: 'nubo-disk',
   cdromFile: 'nubo-cdrom-file',
   cdrom: 'nubo-cdrom',
+  /** The target of a snapshot's blockdev-backup, added and removed at run time. */
+  snapshot: 'nubo-snapshot',
 } as const;
 
 /** A named, migratable CPU model: `-cpu host` fails on nested KVM and blocks migration. */
@@ -87,6 +91,7 @@ export function instancePaths(stateDir: string, serverId: string): InstancePaths
     memorySaveTmp: join(dir, 'memory.save.tmp'),
     saveSock: join(dir, 'save.sock'),
     restoreSock: join(dir, 'restore.sock'),
+    snapshot: join(dir, 'snapshot.qcow2'),
   };
 }
 

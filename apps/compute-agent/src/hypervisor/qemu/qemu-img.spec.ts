@@ -1,4 +1,4 @@
-import { UnsafeImageError, checkImageInfo, infoCommand, overlayCommand } from './qemu-img';
+import { UnsafeImageError, blankQcow2Command, checkImageInfo, flattenCommand, infoCommand, overlayCommand } from './qemu-img';
 
 const qcow2 = { format: 'qcow2', 'virtual-size': 1 << 30, 'format-specific': { type: 'qcow2', data: { compat: '1.1' } } };
 
@@ -38,5 +38,25 @@ describe('overlayCommand', () => {
       file: 'qemu-img',
       args: ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', '/c/base', '/i/disk.qcow2', '1073741824'],
     });
+  });
+});
+
+describe('flattenCommand', () => {
+  it.each([
+    ['raw', { driver: 'raw', file: { driver: 'file', filename: '/c/a,b' } }],
+    ['qcow2', { driver: 'qcow2', file: { driver: 'file', filename: '/c/a,b' }, backing: null }],
+  ] as const)('names the whole chain on a %s base explicitly and writes a qcow2', (format, base) => {
+    const command = flattenCommand({ overlay: '/i/disk.qcow2', base: { path: '/c/a,b', format }, target: '/i/snapshot.qcow2' });
+    expect(command.args.slice(0, 4)).toEqual(['convert', '-q', '-O', 'qcow2']);
+    expect(command.args).not.toContain('-f');
+    expect(command.args[4].startsWith('json:')).toBe(true);
+    expect(JSON.parse(command.args[4].slice(5))).toEqual({ driver: 'qcow2', file: { driver: 'file', filename: '/i/disk.qcow2' }, backing: base });
+    expect(command.args[5]).toBe('/i/snapshot.qcow2');
+  });
+});
+
+describe('blankQcow2Command', () => {
+  it('creates a qcow2 without backing, sized in bytes', () => {
+    expect(blankQcow2Command('/i/snapshot.qcow2', 2 ** 30)).toEqual({ file: 'qemu-img', args: ['create', '-q', '-f', 'qcow2', '/i/snapshot.qcow2', '1073741824'] });
   });
 });

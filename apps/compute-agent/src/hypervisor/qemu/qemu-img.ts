@@ -94,3 +94,44 @@ function firstLine(error: unknown): string {
   if (e.killed || e.signal) return `killed (${e.signal ?? 'timeout'})`;
   return (e.stderr?.trim() || e.message || String(error)).split('\n')[0];
 }
+
+/** The command line of `qemu-img create` for an empty standalone qcow2 (pure, for tests). */
+export function blankQcow2Command(file: string, sizeBytes: number, binary = 'qemu-img'): { file: string; args: string[] } {
+  return { file: binary, args: ['create', '-q', '-f', 'qcow2', file, String(sizeBytes)] };
+}
+
+export async function createBlankQcow2(file: string, sizeBytes: number, options: QemuImgOptions = {}): Promise<void> {
+  const command = blankQcow2Command(file, sizeBytes, options.binary);
+  try {
+    await run(command.file, command.args, { timeout: options.timeoutMs ?? 60_000, maxBuffer: 1 << 20 });
+  } catch (error) {
+    throw new Error(`qemu-img create failed: ${firstLine(error)}`);
+  }
+}
+
+export interface FlattenOptions {
+  /** A server's qcow2 overlay. */
+  overlay: string;
+  /** The cached base under it, given explicitly (the name in the overlay's header is not followed). */
+  base: { path: string; format: ImageFormat };
+  target: string;
+}
+
+/**
+ * The command line that copies overlay + base into one standalone qcow2 (pure, for tests). The
+ * chain is a `json:` filename: every node's driver is explicit and the base has no backing.
+ */
+export function flattenCommand(o: FlattenOptions, binary = 'qemu-img'): { file: string; args: string[] } {
+  const base = { driver: o.base.format, file: { driver: 'file', filename: o.base.path }, ...(o.base.format === 'qcow2' ? { backing: null } : {}) };
+  const chain = { driver: 'qcow2', file: { driver: 'file', filename: o.overlay }, backing: base };
+  return { file: binary, args: ['convert', '-q', '-O', 'qcow2', `json:${JSON.stringify(chain)}`, o.target] };
+}
+
+export async function flattenImage(o: FlattenOptions, options: QemuImgOptions = {}): Promise<void> {
+  const command = flattenCommand(o, options.binary);
+  try {
+    await run(command.file, command.args, { timeout: options.timeoutMs ?? 1_200_000, maxBuffer: 1 << 20 });
+  } catch (error) {
+    throw new Error(`qemu-img convert failed: ${firstLine(error)}`);
+  }
+}

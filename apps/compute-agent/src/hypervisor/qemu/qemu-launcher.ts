@@ -9,14 +9,18 @@ import { InstanceSpec } from '@nubo/contracts';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { Accelerator, HypervisorError } from '../hypervisor-driver';
-import { ImageCache } from './image-cache';
+import { chooseAccelerator } from './accelerator';
+import { ImageCache, ImageLease } from './image-cache';
 import { BaseImage, InstancePaths, buildQemuArgv } from './qemu-argv';
 import { createOverlay } from './qemu-img';
 import { QemuMonitor } from './qemu-monitor';
 import { LaunchedQemu, killQemu, launchQemu, readPidfile, signalQemu, stderrTail, waitForExit } from './qemu-process';
 
 export interface QemuLauncherOptions {
+  /** The host's default; a spec's own accelerator (from its image) wins. */
   accelerator: Accelerator;
+  /** Whether /dev/kvm opens (default: tried on each start); injectable for tests. */
+  kvmAvailable?: () => boolean;
   netns?: string;
   qemuBinary?: string;
   /** Time QEMU has to answer QMP after it is started. */
@@ -53,10 +57,13 @@ export class QemuLauncher {
     const id = spec.serverId;
     let launched: LaunchedQemu | undefined;
     let monitor: QemuMonitor | undefined;
+    // Leased until QEMU runs on it: the cache's sweep must not take a base nothing names yet.
+    let image: ImageLease | undefined;
     try {
+      const accelerator = chooseAccelerator(spec.accelerator, this.options.accelerator, this.options.kvmAvailable);
       // The image first: a download can be long and a bad image must leave no directory behind.
-      const image = spec.image ? await this.images.ensure(spec.image) : undefined;
-      const argv = buildQemuArgv({ spec, paths, accelerator: this.options.accelerator, image, incoming: options.incoming });
+      image = spec.image ? await this.images.lease(spec.image) : undefined;
+      const argv = buildQemuArgv({ spec, paths, accelerator, image, incoming: options.incoming });
       if (options.fresh) await rm(paths.dir, { recursive: true, force: true });
       await mkdir(paths.dir, { recursive: true, mode: 0o700 });
       // Leftovers of a dead QEMU (stale sockets, pidfile) must not be mistaken for the new one.
@@ -74,7 +81,7 @@ export class QemuLauncher {
       const expected = options.incoming ? 'inmigrate' : 'running';
       if (status.status !== expected) throw new Error(`QEMU is ${status.status} after start, not ${expected}`);
       const pid = readPidfile(paths.pidfile) ?? launched.pid;
-      this.logger.log(`${op}: started QEMU of serverId=${id} pid=${pid} accel=${this.options.accelerator}${this.netnsNote()}`);
+      this.logger.log(`${op}: started QEMU of serverId=${id} pid=${pid} accel=${accelerator}${this.netnsNote()}`);
       return { pid, monitor, qmpStatus: status.status };
     } catch (error) {
       const tail = launched ? await stderrTail(paths.stderr) : '';
@@ -83,6 +90,8 @@ export class QemuLauncher {
       if (options.fresh) await rm(paths.dir, { recursive: true, force: true });
       const message = (error as Error).message + (tail ? `; QEMU said: ${tail}` : '');
       throw new HypervisorError(op, id, message);
+    } finally {
+      image?.release();
     }
   }
 

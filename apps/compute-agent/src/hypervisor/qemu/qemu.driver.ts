@@ -8,20 +8,44 @@
  *   qemu-launcher    one QEMU start (directory, disk overlay, argv, readiness) and its end
  *   qemu-power       stop, start, reboot, pause, unpause
  *   qemu-suspend     suspend and resume through a saved migration stream
- *   image-cache      base images, downloaded once per host and checked
+ *   qemu-snapshot    a standalone qcow2 of the disk, streamed to the image store
+ *   console-log      the tail of the serial console log
+ *   image-cache      base images, downloaded once per host and checked; evicted when unused
  */
 import { Logger } from '@nestjs/common';
 import { ConflictError, InstanceSpec, InstanceStatus, NotFoundError, PowerState } from '@nubo/contracts';
 import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Accelerator, HypervisorDriver, PowerStateListener, RebootOptions, StopOptions } from '../hypervisor-driver';
-import { assertServerId, isServerId, validateInstanceSpec, validateRebootOptions, validateStopOptions } from '../instance-spec';
+import {
+  Accelerator,
+  ConsoleLogOptions,
+  HypervisorDriver,
+  ImageCacheStats,
+  PowerStateListener,
+  RebootOptions,
+  SnapshotResult,
+  SnapshotTarget,
+  StopOptions,
+} from '../hypervisor-driver';
+import {
+  assertImageId,
+  assertServerId,
+  isServerId,
+  validateConsoleLogOptions,
+  validateInstanceSpec,
+  validateRebootOptions,
+  validateSnapshotUpload,
+  validateStopOptions,
+} from '../instance-spec';
+import { readConsoleLog } from './console-log';
 import { ImageCache } from './image-cache';
+import { imagesInUse } from './image-usage';
 import { QemuInstance, QemuInstances } from './qemu-instances';
 import { QemuLauncher, QemuLauncherOptions } from './qemu-launcher';
 import { QemuPower } from './qemu-power';
 import { isAlive, readPidfile } from './qemu-process';
+import { QemuSnapshot } from './qemu-snapshot';
 import { QemuSuspend } from './qemu-suspend';
 
 export interface QemuDriverOptions extends QemuLauncherOptions {
@@ -39,6 +63,7 @@ export class QemuDriver implements HypervisorDriver {
   private readonly launcher: QemuLauncher;
   private readonly power: QemuPower;
   private readonly suspender: QemuSuspend;
+  private readonly snapshots: QemuSnapshot;
 
   constructor(private readonly options: QemuDriverOptions) {
     this.images = options.images ?? new ImageCache({ dir: join(options.stateDir, 'images') });
@@ -46,6 +71,7 @@ export class QemuDriver implements HypervisorDriver {
     this.launcher = new QemuLauncher(options, this.images);
     this.power = new QemuPower(this.instances, this.launcher);
     this.suspender = new QemuSuspend(this.instances, this.launcher, this.power);
+    this.snapshots = new QemuSnapshot(this.instances, this.power, this.images);
   }
 
   get accelerator(): Accelerator {
@@ -134,6 +160,28 @@ export class QemuDriver implements HypervisorDriver {
     const instance = this.instances.get(id);
     if (!instance) return { serverId: id, powerState: PowerState.NoState };
     return this.instances.probe(instance);
+  }
+
+  async consoleLog(serverId: string, options: ConsoleLogOptions): Promise<string> {
+    const { lines } = validateConsoleLogOptions(options);
+    const instance = await this.known(serverId);
+    return readConsoleLog(instance.paths.console, { lines });
+  }
+
+  async snapshot(serverId: string, target: SnapshotTarget): Promise<SnapshotResult> {
+    const valid = { imageId: assertImageId(target?.imageId), upload: validateSnapshotUpload(target?.upload) };
+    return this.snapshots.snapshot(await this.known(serverId), valid);
+  }
+
+  async imageCacheStats(): Promise<ImageCacheStats> {
+    return this.images.stats();
+  }
+
+  async evictUnusedImages(options: { ttlMs: number }): Promise<string[]> {
+    // Noted before the instances are read: an image leased after this instant is spared.
+    const startedAt = Date.now();
+    const inUse = await imagesInUse(join(this.options.stateDir, 'instances'));
+    return this.images.evict({ ttlMs: options.ttlMs, inUse, startedAt });
   }
 
   async list(): Promise<InstanceStatus[]> {
