@@ -17,6 +17,9 @@ export const imageSchema = {
   NUBO_IMAGE_MAX_BYTES: env.int({ default: 20 * 1024 ** 3, min: 1 }),
   /** Largest virtual disk size an image may declare. Default 1 TiB. */
   NUBO_IMAGE_MAX_VIRTUAL_BYTES: env.int({ default: 1024 ** 4, min: 1 }),
+  /** Per-project image quota: how many images, and how many bytes of image data. */
+  NUBO_IMAGE_QUOTA_COUNT: env.int({ default: 100, min: 0 }),
+  NUBO_IMAGE_QUOTA_BYTES: env.int({ default: 200 * 1024 ** 3, min: 0 }),
   /** Conversions (qemu-img convert) run at once by this replica. */
   NUBO_IMAGE_CONVERT_CONCURRENCY: env.int({ default: 2, min: 1, max: 64 }),
   /** CPU seconds (prlimit --cpu) and wall-clock seconds one conversion may take. */

@@ -50,7 +50,7 @@ export class ImageStoreHarness {
   private redisUrl?: string;
   port = 0;
 
-  constructor(private readonly limits: { maxBytes: number; maxVirtualBytes: number }) {}
+  constructor(private readonly limits: { maxBytes: number; maxVirtualBytes: number; quotaCount?: number; quotaBytes?: number }) {}
 
   /** Redis is needed for the image jobs; its keys get the harness's own prefix (`bull-<prefix>`). */
   async start(databaseUrl: string, natsUrl: string, redisUrl: string): Promise<void> {
@@ -75,6 +75,8 @@ export class ImageStoreHarness {
       NUBO_STATE_DIR: this.dir,
       NUBO_IMAGE_MAX_BYTES: this.limits.maxBytes,
       NUBO_IMAGE_MAX_VIRTUAL_BYTES: this.limits.maxVirtualBytes,
+      NUBO_IMAGE_QUOTA_COUNT: this.limits.quotaCount ?? 1000,
+      NUBO_IMAGE_QUOTA_BYTES: this.limits.quotaBytes ?? 1024 ** 4,
       NUBO_IMAGE_CONVERT_CONCURRENCY: 2,
       NUBO_IMAGE_CONVERT_CPU_S: 60,
       NUBO_IMAGE_CONVERT_TIMEOUT_S: 120,

@@ -12,6 +12,7 @@ import { ImageBytesService } from './http/image-bytes.service';
 import { ImageHttpServer } from './http/image-http.server';
 import { ImageFiles } from './images/image-files';
 import { ImagesHandlers } from './images/images.handlers';
+import { ImageQuotas } from './images/image-quotas';
 import { ImagesService } from './images/images.service';
 import { ImageMembersHandlers } from './members/image-members.handlers';
 import { ImageMembersService } from './members/image-members.service';
@@ -40,6 +41,7 @@ export class ImageStoreModule {
         },
         ImageFiles,
         ImagesService,
+        ImageQuotas,
         ImagesHandlers,
         ImageBytesService,
         ImageHttpServer,

@@ -1,5 +1,5 @@
 import { ErrorCode } from '@nubo/contracts';
-import { STATUS_BY_CODE, errorBody } from './error-map';
+import { STATUS_BY_CODE, errorBody, statusOf } from './error-map';
 
 describe('errorBody', () => {
   it.each([
@@ -17,5 +17,13 @@ describe('errorBody', () => {
 
   it('maps every error code to a status', () => {
     for (const code of Object.values(ErrorCode)) expect(STATUS_BY_CODE[code]).toBeGreaterThanOrEqual(400);
+  });
+});
+
+describe('statusOf', () => {
+  it('answers quota overruns with 413 on Glance paths and 403 on Nova paths', () => {
+    expect(statusOf(ErrorCode.QuotaExceeded, '/image/v2/images')).toBe(413);
+    expect(statusOf(ErrorCode.QuotaExceeded, '/compute/v2.1/servers')).toBe(403);
+    expect(statusOf(ErrorCode.NotFound, '/image/v2/images/x')).toBe(404);
   });
 });

@@ -18,6 +18,12 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCode.Internal]: 500,
 };
 
+/** The status for an error on a path: Glance answers quota overruns with 413, Nova with 403. */
+export function statusOf(code: ErrorCode, path: string): number {
+  if (code === ErrorCode.QuotaExceeded && path.startsWith('/image')) return 413;
+  return STATUS_BY_CODE[code];
+}
+
 const NOVA_NAMES: Record<number, string> = {
   400: 'badRequest',
   401: 'unauthorized',

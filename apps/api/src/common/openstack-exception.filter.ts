@@ -2,7 +2,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { NuboError } from '@nubo/contracts';
 import type { Request, Response } from 'express';
-import { STATUS_BY_CODE, errorBody } from './error-map';
+import { errorBody, statusOf } from './error-map';
 
 @Catch()
 export class OpenStackExceptionFilter implements ExceptionFilter {
@@ -12,7 +12,7 @@ export class OpenStackExceptionFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const req = http.getRequest<Request>();
     const res = http.getResponse<Response>();
-    const { status, message } = this.describe(exception);
+    const { status, message } = this.describe(exception, req.path);
     if (status >= 500) {
       this.logger.error(`${req.method} ${req.path} -> ${status} requestId=${res.getHeader('x-openstack-request-id')}: ${
         exception instanceof Error ? exception.stack : String(exception)}`);
@@ -21,8 +21,8 @@ export class OpenStackExceptionFilter implements ExceptionFilter {
     res.status(status).json(errorBody(req.path, status, message));
   }
 
-  private describe(exception: unknown): { status: number; message: string } {
-    if (exception instanceof NuboError) return { status: STATUS_BY_CODE[exception.code], message: exception.message };
+  private describe(exception: unknown, path: string): { status: number; message: string } {
+    if (exception instanceof NuboError) return { status: statusOf(exception.code, path), message: exception.message };
     if (exception instanceof HttpException) {
       const body = exception.getResponse();
       const message = typeof body === 'string' ? body : String((body as { message?: unknown }).message ?? exception.message);

@@ -4,7 +4,7 @@
  * Glance does; past the member cap (128) Glance answers 413.
  */
 import { Body, Controller, Delete, Get, HttpCode, HttpException, Inject, Param, Post, Put } from '@nestjs/common';
-import { ImageCaller, ImageOps, QuotaExceededError, subjects } from '@nubo/contracts';
+import { ImageCaller, ImageOps, subjects } from '@nubo/contracts';
 import { RpcClient } from '@nubo/messaging';
 import { Auth, AuthContext, RequestId } from '../common/auth-context';
 import { memberListView, memberView } from './member-view';
@@ -25,12 +25,8 @@ export class GlanceMembersController {
   @Post()
   @HttpCode(200)
   async create(@Param('id') id: string, @Body() body: unknown, @Auth() auth: AuthContext, @RequestId() requestId: string): Promise<unknown> {
-    try {
-      return memberView(await this.rpc.call(on('memberCreate'), ImageOps.memberCreate, { caller: caller(auth), imageId: id, body }, { requestId }));
-    } catch (error) {
-      if (error instanceof QuotaExceededError) throw new HttpException({ message: error.message }, 413);
-      throw error;
-    }
+    // Over the member quota: QuotaExceededError, which the exception filter answers with Glance's 413.
+    return memberView(await this.rpc.call(on('memberCreate'), ImageOps.memberCreate, { caller: caller(auth), imageId: id, body }, { requestId }));
   }
 
   @Get(':member')

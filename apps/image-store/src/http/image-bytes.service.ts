@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { DataSource } from 'typeorm';
 import { IMAGE_CONFIG, ImageConfig } from '../config';
 import { ImageFiles } from '../images/image-files';
+import { ImageQuotas } from '../images/image-quotas';
 import { ImagesService } from '../images/images.service';
 import { inspectImageFile } from '../inspection/image-inspection';
 import { IMAGE_STORAGE } from '../storage/image-storage.token';
@@ -28,15 +29,20 @@ export class ImageBytesService {
     @Inject(IMAGE_STORAGE) private readonly storage: ImageStorage,
     @Inject(ImagesService) private readonly images: ImagesService,
     @Inject(ImageFiles) private readonly files: ImageFiles,
+    @Inject(ImageQuotas) private readonly quotas: ImageQuotas,
   ) {}
 
   /** `accept` is called once the upload may start: the caller then sends the body (100 Continue). */
   async upload(req: IncomingMessage, imageId: string, caller: ImageCaller, requestId: string, accept: () => void = () => undefined): Promise<void> {
     const length = req.headers['content-length'];
     const expectedBytes = length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined;
-    const maxBytes = this.config.NUBO_IMAGE_MAX_BYTES;
-    if (expectedBytes !== undefined && expectedBytes > maxBytes) throw new UploadTooLargeError(maxBytes);
     const image = await this.images.beginUpload(imageId, caller);
+    // The smaller of the per-image cap and what is left of the owner's byte quota.
+    const maxBytes = Math.min(this.config.NUBO_IMAGE_MAX_BYTES, await this.quotas.remainingBytes(image.projectId));
+    if (expectedBytes !== undefined && expectedBytes > maxBytes) {
+      await this.images.abortUpload(image.id);
+      throw new UploadTooLargeError(maxBytes);
+    }
     let staged: StagedUpload;
     try {
       accept();

@@ -16,6 +16,7 @@ import { DataSource, EntityManager, In } from 'typeorm';
 import { Membership, SeeOptions, canModify, canSee, isOwner } from './image-access';
 import { parseCreateBody } from './image-body';
 import { ImageFiles } from './image-files';
+import { ImageQuotas } from './image-quotas';
 import { afterMarkerSql, listWhereSql, orderBySql, parseListQuery } from './image-list-query';
 import { applyPatch } from './image-patch';
 import { columnsOf, mutableOf, toRecord } from './image-record';
@@ -33,6 +34,7 @@ export class ImagesService {
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
     @Inject(ImageFiles) private readonly files: ImageFiles,
+    @Inject(ImageQuotas) private readonly quotas: ImageQuotas,
   ) {}
 
   /**
@@ -88,7 +90,10 @@ export class ImagesService {
     const id = fields.id ?? randomUUID();
     const repo = this.db.getRepository(ImageEntity);
     try {
-      await repo.insert({ id, status: ImageStatus.Queued, ...columnsOf(fields) });
+      await this.db.transaction(async (tx) => {
+        await this.quotas.checkCount(tx, fields.projectId ?? caller.projectId);
+        await tx.getRepository(ImageEntity).insert({ id, status: ImageStatus.Queued, ...columnsOf(fields) });
+      });
     } catch (error) {
       const code = (error as { driverError?: { code?: string } }).driverError?.code;
       if (code === '23505') throw new ConflictError(`Image with identifier ${id} already exists!`);
