@@ -44,6 +44,7 @@ import { UsersController } from './identity/users.controller';
 import { UsersService } from './identity/users.service';
 import { TokenService } from './identity/token.service';
 import { NuboController } from './nubo/nubo.controller';
+import { DomainXmlController } from './nubo/domain-xml.controller';
 import { ProxyController } from './proxy/proxy.controller';
 import { GlanceController } from './image/glance.controller';
 import { GlanceMembersController } from './image/glance-members.controller';
@@ -80,6 +81,7 @@ export class ApiModule implements NestModule {
         GlanceController,
         ImageConversionController,
         NuboController,
+        DomainXmlController,
         HealthController,
       ],
       providers: [

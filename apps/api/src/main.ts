@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { logLevels } from '@nubo/config';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { json } from 'express';
+import { NextFunction, Request, Response, json, text } from 'express';
 import { ApiModule } from './api.module';
 import { malformedBodyHandler } from './common/malformed-body.handler';
 import { loadApiConfig } from './config';
@@ -15,6 +15,9 @@ async function bootstrap(): Promise<void> {
     bodyParser: false,
   });
   // Our own JSON parser, so a malformed body becomes a ValidationError naming the body.
+  // The XML import is read as text here, so the Idempotency-Key hash covers its body too.
+  const xml = text({ type: /xml/, limit: 64 * 1024 });
+  app.use((req: Request, res: Response, next: NextFunction) => (req.path === '/nubo/v1/servers:import' ? xml(req, res, next) : next()));
   app.use(json({ limit: '1mb', type: (req) => /json/i.test(String(req.headers['content-type'] ?? 'application/json')) }), malformedBodyHandler);
   serveOpenApi(app);
   app.enableShutdownHooks();
