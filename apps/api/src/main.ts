@@ -16,7 +16,7 @@ async function bootstrap(): Promise<void> {
   });
   // Our own JSON parser, so a malformed body becomes a ValidationError naming the body.
   // The XML import is read as text here, so the Idempotency-Key hash covers its body too.
-  const xml = text({ type: /xml/, limit: 64 * 1024 });
+  const xml = text({ type: (req) => /xml/i.test(String(req.headers['content-type'] ?? '')), limit: 64 * 1024 });
   app.use((req: Request, res: Response, next: NextFunction) => (req.path === '/nubo/v1/servers:import' ? xml(req, res, next) : next()));
   app.use(json({ limit: '1mb', type: (req) => /json/i.test(String(req.headers['content-type'] ?? 'application/json')) }), malformedBodyHandler);
   serveOpenApi(app);
