@@ -73,7 +73,8 @@ export class QemuMonitor extends EventEmitter<MonitorEvents> {
         return new QemuMonitor(client, serverId);
       } catch (error) {
         lastError = error as Error;
-        await sleep(50);
+        // QEMU creates its QMP socket a few ms into its start: poll often, it is a cheap connect().
+        await sleep(10);
       }
     }
   }
