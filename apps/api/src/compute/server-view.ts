@@ -44,6 +44,11 @@ export function serverLinks(baseUrl: string, id: string) {
   ];
 }
 
+/** Nova's 202 body for a server create. */
+export function createdServerView(baseUrl: string, id: string) {
+  return { server: { id, links: serverLinks(baseUrl, id), 'OS-DCF:diskConfig': 'MANUAL', security_groups: [{ name: 'default' }] } };
+}
+
 export function serverView(s: ServerEntity, o: { baseUrl: string; isAdmin: boolean }) {
   const view: Record<string, unknown> = {
     id: s.id,

@@ -3,7 +3,7 @@ import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Quer
 import type { Response } from 'express';
 import { Auth, AuthContext, RequestId } from '../common/auth-context';
 import { API_CONFIG, ApiConfig, publicUrl } from '../config';
-import { serverLinks, serverView } from './server-view';
+import { createdServerView, serverLinks, serverView } from './server-view';
 import { ServerActionService } from './server-action.service';
 import { ServersService } from './servers.service';
 
@@ -29,14 +29,7 @@ export class ServersController {
   async create(@Body() body: unknown, @Auth() auth: AuthContext, @RequestId() requestId: string): Promise<unknown> {
     const request = this.servers.parseCreate(body);
     const server = await this.servers.create(request, auth, requestId);
-    return {
-      server: {
-        id: server.id,
-        links: serverLinks(publicUrl(this.config), server.id),
-        'OS-DCF:diskConfig': 'MANUAL',
-        security_groups: [{ name: 'default' }],
-      },
-    };
+    return createdServerView(publicUrl(this.config), server.id);
   }
 
   @Get()

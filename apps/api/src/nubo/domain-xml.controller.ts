@@ -10,7 +10,7 @@ import type { Request, Response } from 'express';
 import { text } from 'express';
 import { Auth, AuthContext, RequestId } from '../common/auth-context';
 import { FlavorsService } from '../compute/flavors/flavors.service';
-import { serverLinks } from '../compute/server-view';
+import { createdServerView } from '../compute/server-view';
 import { ServersService } from '../compute/servers.service';
 import { API_CONFIG, ApiConfig, publicUrl } from '../config';
 import { DOMAIN_XML_MAX_BYTES, DomainXmlImage, domainXml, parseDomainXml, pickFlavor } from './domain-xml';
@@ -71,13 +71,6 @@ export class DomainXmlController {
       server: { name: wanted.name, flavorRef: flavor.id, ...(wanted.imageId ? { imageRef: wanted.imageId } : {}) },
     });
     const server = await this.servers.create(request, auth, requestId);
-    return {
-      server: {
-        id: server.id,
-        links: serverLinks(publicUrl(this.config), server.id),
-        'OS-DCF:diskConfig': 'MANUAL',
-        security_groups: [{ name: 'default' }],
-      },
-    };
+    return createdServerView(publicUrl(this.config), server.id);
   }
 }
