@@ -5,7 +5,7 @@
  */
 import { NestFactory } from '@nestjs/core';
 import { ImageCaller, ImageOps, QUEUES, ReplyOf, RequestOf, RpcContract, signCallerHeaders } from '@nubo/contracts';
-import { createDataSource } from '@nubo/database';
+import { createDataSource, migrateLocked } from '@nubo/database';
 import { HandlerContext, RpcClient, RpcServer } from '@nubo/messaging';
 import { INestMicroservice } from '@nestjs/common';
 import { Queue } from 'bullmq';
@@ -56,9 +56,7 @@ export class ImageStoreHarness {
   async start(databaseUrl: string, natsUrl: string, redisUrl: string): Promise<void> {
     const migrator = createDataSource({ url: databaseUrl, schemas: ['image'], applicationName: 'image-store-it-migrate' });
     await migrator.initialize();
-    await migrator.query('SELECT pg_advisory_lock(hashtext($1))', ['nubo-migrate']);
-    await migrator.runMigrations({ transaction: 'each' });
-    await migrator.query('SELECT pg_advisory_unlock(hashtext($1))', ['nubo-migrate']);
+    await migrateLocked(migrator);
     await migrator.destroy();
     const config: ImageConfig = {
       NUBO_DATABASE_URL: databaseUrl,

@@ -5,3 +5,4 @@ export * from './network/network.entities';
 export * from './image/image.entities';
 export * from './compute/instance-actions';
 export * from './compute/tenant-resources.entities';
+export * from './migrate-locked';

@@ -15,7 +15,7 @@ import {
   TimeoutError,
   VmState,
 } from '@nubo/contracts';
-import { ServerEntity, createDataSource } from '@nubo/database';
+import { createDataSource, migrateLocked, ServerEntity } from '@nubo/database';
 import { JobQueue } from '@nubo/jobs';
 import { RpcClient } from '@nubo/messaging';
 import { randomUUID } from 'node:crypto';
@@ -85,9 +85,7 @@ run(`${ServerSnapshotService.name} and ${ServerConsoleService.name} (PostgreSQL)
     Logger.overrideLogger(['error']);
     db = createDataSource({ url: url!, schemas: ['identity', 'compute'], applicationName: 'snapshot-api-it', poolSize: 4 });
     await db.initialize();
-    await db.query('SELECT pg_advisory_lock(hashtext($1))', ['nubo-migrate']);
-    await db.runMigrations({ transaction: 'each' });
-    await db.query('SELECT pg_advisory_unlock(hashtext($1))', ['nubo-migrate']);
+    await migrateLocked(db);
     await db.query(
       `INSERT INTO compute.hosts (id, state, accelerator, vcpus, ram_mb, disk_gb, last_heartbeat_at, agent_started_at)
        VALUES ($1, 'disabled', 'kvm', 4, 4096, 100, now(), now())`,

@@ -3,7 +3,7 @@
  * member asks for is refused, and deleting or disabling takes tokens away at once.
  */
 import { AuthenticationError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '@nubo/contracts';
-import { createDataSource } from '@nubo/database';
+import { createDataSource, migrateLocked } from '@nubo/database';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AuthContext } from '../common/auth-context';
@@ -64,12 +64,7 @@ run('Keystone admin services', () => {
   beforeAll(async () => {
     db = createDataSource({ url: url!, schemas: ['identity'], applicationName: 'identity-it', poolSize: 4 });
     await db.initialize();
-    await db.query('SELECT pg_advisory_lock(hashtext($1))', ['nubo-migrate']);
-    try {
-      await db.runMigrations({ transaction: 'each' });
-    } finally {
-      await db.query('SELECT pg_advisory_unlock(hashtext($1))', ['nubo-migrate']);
-    }
+    await migrateLocked(db);
     const domains = new DomainsService(db);
     projects = new ProjectsService(db, domains);
     users = new UsersService(db, domains);

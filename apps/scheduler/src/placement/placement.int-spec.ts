@@ -1,6 +1,6 @@
 /** Claims against real PostgreSQL: many schedulers racing never push a host past its inventory. */
 import { NoValidHostError, PowerState, TaskState, VmState } from '@nubo/contracts';
-import { createDataSource } from '@nubo/database';
+import { createDataSource, migrateLocked } from '@nubo/database';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { PlacementService } from './placement.service';
@@ -16,9 +16,7 @@ run(PlacementService.name, () => {
   beforeAll(async () => {
     db = createDataSource({ url: url!, schemas: ['compute'], applicationName: 'placement-it', poolSize: 4 });
     await db.initialize();
-    await db.query('SELECT pg_advisory_lock(hashtext($1))', ['nubo-migrate']);
-    await db.runMigrations({ transaction: 'each' });
-    await db.query('SELECT pg_advisory_unlock(hashtext($1))', ['nubo-migrate']);
+    await migrateLocked(db);
     // Eight "schedulers", each with its own connection pool.
     for (let i = 0; i < 8; i++) {
       const ds = createDataSource({ url: url!, schemas: ['compute'], applicationName: `scheduler-${i}`, poolSize: 2 });

@@ -17,7 +17,7 @@ import {
   VmState,
   verifyCallerHeaders,
 } from '@nubo/contracts';
-import { createDataSource, recordAction } from '@nubo/database';
+import { createDataSource, migrateLocked, recordAction } from '@nubo/database';
 import { RpcClient } from '@nubo/messaging';
 import { Job } from 'bullmq';
 import { randomUUID } from 'node:crypto';
@@ -82,9 +82,7 @@ run(ServerSnapshotWorkflow.name, () => {
     Logger.overrideLogger(['error']);
     db = createDataSource({ url: url!, schemas: ['compute'], applicationName: 'snapshot-it', poolSize: 4 });
     await db.initialize();
-    await db.query('SELECT pg_advisory_lock(hashtext($1))', ['nubo-migrate']);
-    await db.runMigrations({ transaction: 'each' });
-    await db.query('SELECT pg_advisory_unlock(hashtext($1))', ['nubo-migrate']);
+    await migrateLocked(db);
     await db.query(
       `INSERT INTO compute.hosts (id, state, accelerator, vcpus, ram_mb, disk_gb, last_heartbeat_at, agent_started_at)
        VALUES ($1, 'disabled', 'kvm', 4, 4096, 100, now(), now())`,

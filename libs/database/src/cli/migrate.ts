@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { env, loadConfigOrExit } from '@nubo/config';
 import { createDataSource } from '../data-source';
+import { migrateLocked } from '../migrate-locked';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit({ NUBO_DATABASE_URL: env.url({ protocols: ['postgres:', 'postgresql:'] }) }, 'migrate');
@@ -9,14 +10,13 @@ async function main(): Promise<void> {
     url: config.NUBO_DATABASE_URL,
     schemas: ['identity', 'compute', 'network', 'image'],
     applicationName: 'nubo-migrate',
-    poolSize: 1,
+    poolSize: 2, // one session holds the migration lock, one runs the migrations
   });
   await ds.initialize();
   try {
     // One migrator at a time, even if two deploy scripts race.
-    await ds.query('SELECT pg_advisory_lock(hashtext($1))', ['nubo-migrate']);
-    const applied = await ds.runMigrations({ transaction: 'each' });
-    process.stderr.write(`migrate: ${applied.length} migration(s) applied\n`);
+    const applied = await migrateLocked(ds);
+    process.stderr.write(`migrate: ${applied} migration(s) applied\n`);
   } finally {
     await ds.destroy();
   }

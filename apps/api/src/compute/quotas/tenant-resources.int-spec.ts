@@ -3,7 +3,7 @@
  * project never pass its quota, and each service answers Nova's errors.
  */
 import { ConflictError, NotFoundError, PowerState, QuotaExceededError, TaskState, VmState } from '@nubo/contracts';
-import { createDataSource } from '@nubo/database';
+import { createDataSource, migrateLocked } from '@nubo/database';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuthContext } from '../../common/auth-context';
@@ -28,9 +28,7 @@ run('tenant resources (PostgreSQL)', () => {
   beforeAll(async () => {
     db = createDataSource({ url: url!, schemas: ['identity', 'compute'], applicationName: 'tenant-resources-it', poolSize: 4 });
     await db.initialize();
-    await db.query('SELECT pg_advisory_lock(hashtext($1))', ['nubo-migrate']);
-    await db.runMigrations({ transaction: 'each' });
-    await db.query('SELECT pg_advisory_unlock(hashtext($1))', ['nubo-migrate']);
+    await migrateLocked(db);
     // Four "api processes", each with its own pool.
     for (let i = 0; i < 4; i++) {
       sources.push(await createDataSource({ url: url!, schemas: ['compute'], applicationName: `api-it-${i}`, poolSize: 5 }).initialize());
