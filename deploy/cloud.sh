@@ -8,6 +8,7 @@
 # Settings (environment): NUBO_STATE_DIR, NUBO_CLOUD_NAME (nubo), NUBO_HOSTS (3), NUBO_API_PORT
 # (8080), NUBO_HEALTH_PORT_BASE (8780), the infra ports (see lib.sh), NUBO_UPLOAD_TEST_IMAGE (1 to
 # upload the test guest as image nubo-test; default 1 with the demo, 0 with --no-demo).
+# NUBO_AGENT_KSM (on: the agents turn the kernel's samepage merging on; the agent's own default is off).
 source "$(dirname "$0")/lib.sh"
 
 NUBO_CLOUD_NAME=${NUBO_CLOUD_NAME:-nubo}
@@ -115,6 +116,7 @@ agent_env() { # N
   echo NUBO_HOST_ID="$(host_ns "$i")" NUBO_AGENT_NETNS="$(host_ns "$i")" \
     NUBO_AGENT_STATE_DIR="$NUBO_STATE_DIR/hosts/h$i" NUBO_AGENT_ACCEL="$NUBO_AGENT_ACCEL" \
     NUBO_AGENT_DRIVER="${NUBO_AGENT_DRIVER:-qemu}" \
+    NUBO_AGENT_KSM="${NUBO_AGENT_KSM:-on}" \
     NUBO_AGENT_VCPUS="${NUBO_HOST_VCPUS:-4}" NUBO_AGENT_RAM_MB="${HOST_RAM_MB[$i]:-4096}" NUBO_AGENT_DISK_GB=100 \
     NUBO_AGENT_UNDERLAY_IP="10.77.0.$((10 + i))" NUBO_AGENT_HEALTH_PORT="$((NUBO_HEALTH_PORT_BASE + 10 + i))"
 }

@@ -37,6 +37,20 @@ ensure_system_packages() {
     redis-cli:redis-tools nats-server:nats-server qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils \
     nft:nftables ip:iproute2 runuser:util-linux curl:curl openstack:python3-openstackclient \
     virt-xml-validate:libvirt-clients xmllint:libxml2-utils
+  ensure_qemu_user
+}
+
+# The unprivileged user agents run QEMU as (NUBO_AGENT_QEMU_USER). Idempotent, and safe when two
+# scripts race: a useradd that lost the race is fine if the user exists afterwards. The kvm group
+# (Debian's /dev/kvm is root:kvm 0660) lets its QEMUs use KVM where the host has the group.
+ensure_qemu_user() {
+  if ! getent passwd nubo-qemu >/dev/null; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin nubo-qemu 2>/dev/null ||
+      getent passwd nubo-qemu >/dev/null || die "cannot create the system user nubo-qemu"
+  fi
+  if getent group kvm >/dev/null && ! id -nG nubo-qemu | tr ' ' '\n' | grep -qx kvm; then
+    usermod -aG kvm nubo-qemu
+  fi
 }
 
 # npm ci when node_modules is missing or older than the lock file.

@@ -11,6 +11,8 @@ export const E2E = {
   NUBO_LOG_LEVEL: 'debug',
   // Firmware-only test guests ignore ACPI: do not wait a minute before forcing them off.
   NUBO_STOP_GRACE_S: '2',
+  // The test guest as public image nubo-test (see test/support/guest.ts).
+  NUBO_UPLOAD_TEST_IMAGE: '1',
 };
 export const cloudScript = join(ROOT, 'deploy/cloud.sh');
 export const openrcPath = join(E2E.NUBO_STATE_DIR, 'openrc');

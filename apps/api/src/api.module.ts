@@ -9,6 +9,7 @@ import { IdempotencyInterceptor } from './common/idempotency.interceptor';
 import { OpenStackExceptionFilter } from './common/openstack-exception.filter';
 import { requestIdMiddleware } from './common/request-id.middleware';
 import { AggregatesController } from './compute/aggregates/aggregates.controller';
+import { AggregatesService } from './compute/aggregates/aggregates.service';
 import { AvailabilityZonesController } from './compute/availability-zones/availability-zones.controller';
 import { FlavorExtraSpecsController } from './compute/flavors/flavor-extra-specs.controller';
 import { FlavorsController } from './compute/flavors/flavors.controller';
@@ -29,6 +30,8 @@ import { ServersController } from './compute/servers.controller';
 import { ServerActionService } from './compute/server-action.service';
 import { ServerConsoleService } from './compute/server-console.service';
 import { ServerSnapshotService } from './compute/server-snapshot.service';
+import { ServerRebuildService } from './compute/server-rebuild.service';
+import { ServerResizeService } from './compute/server-resize.service';
 import { ServersService } from './compute/servers.service';
 import { ComputeVersionsController } from './compute/versions.controller';
 import { API_CONFIG, ApiConfig } from './config';
@@ -45,6 +48,8 @@ import { UsersService } from './identity/users.service';
 import { TokenService } from './identity/token.service';
 import { NuboController } from './nubo/nubo.controller';
 import { DomainXmlController } from './nubo/domain-xml.controller';
+import { HostTraitsController } from './nubo/host-traits.controller';
+import { BalloonController } from './nubo/balloon.controller';
 import { ProxyController } from './proxy/proxy.controller';
 import { GlanceController } from './image/glance.controller';
 import { GlanceMembersController } from './image/glance-members.controller';
@@ -82,6 +87,8 @@ export class ApiModule implements NestModule {
         ImageConversionController,
         NuboController,
         DomainXmlController,
+        HostTraitsController,
+        BalloonController,
         HealthController,
       ],
       providers: [
@@ -112,10 +119,13 @@ export class ApiModule implements NestModule {
         ServerActionService,
         ServerConsoleService,
         ServerSnapshotService,
+        ServerRebuildService,
+        ServerResizeService,
         QuotaService,
         GroupsService,
         KeypairsService,
         FlavorsService,
+        AggregatesService,
         ImageDataProxy,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: OpenStackExceptionFilter },

@@ -8,6 +8,7 @@ import { AgentRuntime } from './agent/agent-runtime';
 import { AgentService } from './agent/agent.service';
 import { HostReporterService } from './agent/host-reporter.service';
 import { AgentConfig } from './config';
+import { HostKsm } from './host/host-ksm';
 import { createDriver } from './hypervisor/driver-factory';
 import { HypervisorDriver } from './hypervisor/hypervisor-driver';
 
@@ -37,6 +38,7 @@ export class AgentModule {
               accel: config.NUBO_AGENT_ACCEL,
               netns: config.NUBO_AGENT_NETNS,
               qemuBinary: config.NUBO_AGENT_QEMU_BINARY,
+              qemuUser: config.qemuUser,
             }),
         },
         {
@@ -45,17 +47,27 @@ export class AgentModule {
           inject: [HYPERVISOR_DRIVER],
         },
         {
+          // KSM is turned on (when configured) before the first heartbeat reports it.
+          provide: HostKsm,
+          useFactory: async () => {
+            const ksm = new HostKsm({ enabled: config.NUBO_AGENT_KSM === 'on' });
+            await ksm.enable();
+            return ksm;
+          },
+        },
+        {
           provide: HostReporterService,
-          useFactory: (driver: HypervisorDriver, publisher: RpcClient) =>
+          useFactory: (driver: HypervisorDriver, publisher: RpcClient, ksm: HostKsm) =>
             new HostReporterService({
               hostId,
               driver,
               publisher,
               capacity: config.capacity,
+              ksm,
               underlayIp: config.NUBO_AGENT_UNDERLAY_IP,
               heartbeatMs: config.NUBO_AGENT_HEARTBEAT_MS,
             }),
-          inject: [HYPERVISOR_DRIVER, RpcClient],
+          inject: [HYPERVISOR_DRIVER, RpcClient, HostKsm],
         },
         {
           provide: AgentRuntime,

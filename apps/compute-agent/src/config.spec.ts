@@ -1,5 +1,6 @@
 import { ConfigError } from '@nubo/config';
 import { loadAgentConfig } from './config';
+import { lookupUser } from './hypervisor/qemu/qemu-user';
 
 const base = { NUBO_NATS_URL: 'nats://127.0.0.1:4222', NUBO_HOST_ID: 'h1', NUBO_AGENT_STATE_DIR: '/var/lib/nubo/h1' };
 
@@ -25,6 +26,7 @@ describe('loadAgentConfig', () => {
       NUBO_AGENT_HEALTH_PORT: undefined,
       NUBO_AGENT_IMAGE_TTL_S: 86_400,
       NUBO_AGENT_IMAGE_SWEEP_S: 600,
+      NUBO_AGENT_KSM: 'off',
     });
     expect(config.capacity.vcpus).toBeGreaterThan(0);
     expect(config.capacity.ramMb).toBeGreaterThan(0);
@@ -34,6 +36,34 @@ describe('loadAgentConfig', () => {
   it('takes capacity from the environment when set', () => {
     const config = loadAgentConfig({ ...base, NUBO_AGENT_VCPUS: '4', NUBO_AGENT_RAM_MB: '8192', NUBO_AGENT_DISK_GB: '50' });
     expect(config.capacity).toEqual({ vcpus: 4, ramMb: 8192, diskGb: 50 });
+  });
+
+  it('turns KSM on only when told to', () => {
+    expect(loadAgentConfig({ ...base, NUBO_AGENT_KSM: 'on' }).NUBO_AGENT_KSM).toBe('on');
+  });
+
+  describe('NUBO_AGENT_QEMU_USER', () => {
+    const isRoot = process.getuid?.() === 0;
+
+    it('defaults to nubo-qemu when that user exists and the agent runs as root, else none', () => {
+      expect(loadAgentConfig(base).qemuUser).toBe(isRoot && lookupUser('nubo-qemu') ? 'nubo-qemu' : '');
+    });
+
+    it('is none when set empty', () => {
+      expect(loadAgentConfig({ ...base, NUBO_AGENT_QEMU_USER: '' }).qemuUser).toBe('');
+    });
+
+    (isRoot ? it : it.skip)('takes an existing user (as root)', () => {
+      expect(loadAgentConfig({ ...base, NUBO_AGENT_QEMU_USER: 'nobody' }).qemuUser).toBe('nobody');
+    });
+
+    it.each([
+      ['no-such-user-nubo', /NUBO_AGENT_QEMU_USER: QEMU user no-such-user-nubo does not exist/],
+      ['Bad Name', /NUBO_AGENT_QEMU_USER must be a user name/],
+      ['a,b', /NUBO_AGENT_QEMU_USER must be a user name/],
+    ])('rejects %j', (user, message) => {
+      expect(problems({ ...base, NUBO_AGENT_QEMU_USER: user })).toMatch(message);
+    });
   });
 
   it('requires a host id and a state dir', () => {
@@ -53,6 +83,7 @@ describe('loadAgentConfig', () => {
     [{ NUBO_AGENT_UNDERLAY_IP: '10.77.0.300' }, /NUBO_AGENT_UNDERLAY_IP must be an IPv4 or IPv6 address/],
     [{ NUBO_AGENT_IMAGE_TTL_S: '-1' }, /NUBO_AGENT_IMAGE_TTL_S must be >= 0/],
     [{ NUBO_AGENT_IMAGE_SWEEP_S: '0' }, /NUBO_AGENT_IMAGE_SWEEP_S must be >= 1/],
+    [{ NUBO_AGENT_KSM: 'yes' }, /NUBO_AGENT_KSM must be one of on, off/],
   ])('rejects %j', (override, message) => {
     expect(problems({ ...base, ...override })).toMatch(message);
   });

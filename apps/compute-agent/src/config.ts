@@ -9,6 +9,7 @@ import { isAbsolute } from 'node:path';
 import { statfsSync } from 'node:fs';
 import { HostCapacity } from '@nubo/contracts';
 import { maxStateDirLength } from './hypervisor/qemu/qemu-argv';
+import { resolveQemuUser } from './hypervisor/qemu/qemu-user';
 
 /** An optional integer whose default is computed after loading (it depends on the host). */
 const optionalInt = (o: { min: number; max?: number }) => ({
@@ -17,6 +18,15 @@ const optionalInt = (o: { min: number; max?: number }) => ({
     return env.int(o).parse(raw, name);
   },
 });
+
+/** A user name, or '' (set but empty: QEMU runs as the agent); unset stays undefined (the default). */
+const qemuUserField = {
+  parse(raw: string | undefined, name: string): string | undefined {
+    if (raw === undefined || raw === '') return raw;
+    if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(raw)) throw new Error(`${name} must be a user name ([a-z_][a-z0-9_-], at most 32)`);
+    return raw;
+  },
+};
 
 export const agentSchema = {
   ...natsOnlySchema,
@@ -38,10 +48,16 @@ export const agentSchema = {
   NUBO_AGENT_IMAGE_TTL_S: env.int({ default: 86_400, min: 0 }),
   /** How often the image cache is swept. */
   NUBO_AGENT_IMAGE_SWEEP_S: env.int({ default: 600, min: 1 }),
+  /** The user QEMU runs as. Unset: nubo-qemu when it exists and the agent runs as root; '': none. */
+  NUBO_AGENT_QEMU_USER: qemuUserField,
+  /** on: turn kernel samepage merging on at boot (never off: other agents may share the kernel). */
+  NUBO_AGENT_KSM: env.oneOf(['on', 'off'] as const, { default: 'off' }),
 };
 
 export interface AgentConfig extends ConfigOf<typeof agentSchema> {
   capacity: HostCapacity;
+  /** NUBO_AGENT_QEMU_USER resolved: the user QEMU runs as, or '' for none. */
+  qemuUser: string;
 }
 
 /** Loads and cross-checks the agent's settings; throws ConfigError listing every problem. */
@@ -61,9 +77,16 @@ export function loadAgentConfig(source: NodeJS.ProcessEnv = process.env): AgentC
   if (raw.NUBO_AGENT_UNDERLAY_IP !== undefined && !isIP(raw.NUBO_AGENT_UNDERLAY_IP)) {
     problems.push('NUBO_AGENT_UNDERLAY_IP must be an IPv4 or IPv6 address');
   }
+  let qemuUser = '';
+  try {
+    qemuUser = resolveQemuUser(raw.NUBO_AGENT_QEMU_USER)?.name ?? '';
+  } catch (error) {
+    problems.push(`NUBO_AGENT_QEMU_USER: ${(error as Error).message}`);
+  }
   if (problems.length) throw new ConfigError(problems);
   return {
     ...raw,
+    qemuUser,
     capacity: {
       vcpus: raw.NUBO_AGENT_VCPUS ?? cpus().length,
       ramMb: raw.NUBO_AGENT_RAM_MB ?? Math.floor(totalmem() / 2 ** 20),

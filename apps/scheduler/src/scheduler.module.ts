@@ -7,12 +7,18 @@ import { RpcClient, RpcServer } from '@nubo/messaging';
 import { DataSource } from 'typeorm';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './config';
 import { HostRegistryService } from './hosts/host-registry.service';
+import { PowerSyncService } from './hosts/power-sync.service';
+import { AgentRetry } from './workflows/agent-retry';
 import { PlacementService } from './placement/placement.service';
 import { AgentClient } from './workflows/agent-client';
 import { ServerCreateWorkflow } from './workflows/server-create.workflow';
 import { ServerActionWorkflow } from './workflows/server-action.workflow';
 import { ServerDeleteWorkflow } from './workflows/server-delete.workflow';
 import { ServerSnapshotWorkflow } from './workflows/server-snapshot.workflow';
+import { ServerRebuildWorkflow } from './workflows/server-rebuild.workflow';
+import { ServerResizeWorkflow } from './workflows/server-resize.workflow';
+import { ServerResizeFinishWorkflow } from './workflows/server-resize-finish.workflow';
+import { ResizeClaims } from './placement/resize-claims';
 import { InstanceSpecBuilder } from './workflows/instance-spec.builder';
 import { ServerFaults } from './workflows/server-faults';
 
@@ -26,6 +32,8 @@ class WorkflowRunner implements OnModuleInit, OnApplicationShutdown {
     @Inject(ServerDeleteWorkflow) private readonly remove: ServerDeleteWorkflow,
     @Inject(ServerActionWorkflow) private readonly action: ServerActionWorkflow,
     @Inject(ServerSnapshotWorkflow) private readonly snapshot: ServerSnapshotWorkflow,
+    @Inject(ServerRebuildWorkflow) private readonly rebuild: ServerRebuildWorkflow,
+    @Inject(ServerResizeWorkflow) private readonly resize: ServerResizeWorkflow,
     @Inject(RpcServer) private readonly rpcServer: RpcServer,
     @Inject(DataSource) private readonly db: DataSource,
   ) {}
@@ -38,6 +46,8 @@ class WorkflowRunner implements OnModuleInit, OnApplicationShutdown {
         'server.delete': (payload, job) => this.remove.run(payload, job),
         'server.action': (payload, job) => this.action.run(payload, job),
         'server.snapshot': (payload, job) => this.snapshot.run(payload, job),
+        'server.rebuild': (payload, job) => this.rebuild.run(payload, job),
+        'server.resize': (payload, job) => this.resize.run(payload, job),
       },
     );
     this.worker.start();
@@ -80,8 +90,14 @@ export class SchedulerModule {
         ServerDeleteWorkflow,
         ServerActionWorkflow,
         ServerSnapshotWorkflow,
+        ServerRebuildWorkflow,
+        ServerResizeWorkflow,
+        ServerResizeFinishWorkflow,
+        ResizeClaims,
         InstanceSpecBuilder,
         HostRegistryService,
+        PowerSyncService,
+        AgentRetry,
         WorkflowRunner,
       ],
     };

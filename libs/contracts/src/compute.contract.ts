@@ -2,6 +2,10 @@
  * Compute contracts: server states and the agent's request/reply operations.
  * v1: spawn, destroy, status, list. v1.1 (additive): stop, start, reboot, pause, unpause, suspend, resume.
  * v1.2 (additive): InstanceSpec.accelerator; consoleLog; snapshot (TaskState.ImageSnapshot).
+ * (additive): InstanceSpec.name, metadata, ephemeralGb, topology, diskBus, nics.
+ * v1.3 (additive): balloonInfo, balloonSet (the virtio-balloon of a running server).
+ * (additive): InstanceStatus.lastExit and ServerStateEvent.lastExit (why QEMU last ended).
+ * (additive): rebuild, resize, confirmResize, revertResize (VmState.Resized and their task states).
  */
 import { AgentCommand, event, rpc } from './rpc';
 
@@ -14,6 +18,8 @@ export enum VmState {
   Stopped = 'stopped',
   Error = 'error',
   Deleted = 'deleted',
+  /** Nova's `resized`: a resize waits for confirmResize or revertResize (VERIFY_RESIZE). */
+  Resized = 'resized',
 }
 
 /** Operation in flight (Nova's task_state); null when idle. */
@@ -31,6 +37,17 @@ export enum TaskState {
   Resuming = 'resuming',
   /** Nova's createImage: the disk is being copied into an image. */
   ImageSnapshot = 'image_snapshot',
+  /** Nova's rebuild: accepted, then the root disk is recreated and the server booted. */
+  Rebuilding = 'rebuilding',
+  RebuildSpawning = 'rebuild_spawning',
+  /** Nova's resize: accepted, claimed on the host, disk copied and grown, started with the new flavor. */
+  ResizePrep = 'resize_prep',
+  ResizeMigrating = 'resize_migrating',
+  ResizeMigrated = 'resize_migrated',
+  ResizeFinish = 'resize_finish',
+  /** confirmResize (Nova keeps task_state null while confirming; Nubo serializes with this one). */
+  ResizeConfirming = 'resize_confirming',
+  ResizeReverting = 'resize_reverting',
 }
 
 /** What the hypervisor says (Nova's power_state); the agent's word is the truth. */
@@ -57,7 +74,7 @@ export interface ImageSource {
   url: string;
 }
 
-/** Everything an agent needs to run a server. No user text goes to QEMU's option syntax. */
+/** Everything an agent needs to run a server. User text (name, metadata) reaches QEMU only escaped, as SMBIOS strings. */
 export interface InstanceSpec {
   serverId: string;
   vcpus: number;
@@ -71,6 +88,34 @@ export interface InstanceSpec {
    * `kvm` = KVM). Absent: the agent's configured default. An agent without KVM refuses `kvm`.
    */
   accelerator?: 'kvm' | 'tcg';
+  /** The server's display name (any text up to 255 characters): SMBIOS only, never option syntax. */
+  name?: string;
+  /** The server's metadata: SMBIOS type 11 strings for the guest to read. */
+  metadata?: Record<string, string>;
+  /** The flavor's ephemeral disk (OS-FLV-EXT-DATA:ephemeral); absent or 0: none. */
+  ephemeralGb?: number;
+  /** vCPU topology from the flavor's hw:cpu_sockets/cores/threads; its product is `vcpus`. */
+  topology?: CpuTopology;
+  /** The disks' bus, from the image's hw_disk_bus; absent: virtio. */
+  diskBus?: 'virtio' | 'scsi';
+  /** Network interfaces, in guest order: virtio-net on a tap the agent's host already has. */
+  nics?: NicSpec[];
+}
+
+/** Nova's guest CPU topology: sockets x cores x threads = vcpus. */
+export interface CpuTopology {
+  sockets: number;
+  cores: number;
+  threads: number;
+}
+
+export interface NicSpec {
+  /** Unicast, lower-case `xx:xx:xx:xx:xx:xx`. */
+  mac: string;
+  /** The host's tap device ([a-z0-9-], at most 15 characters). */
+  tap: string;
+  /** The network's MTU, told to the guest (virtio-net host_mtu). */
+  mtu?: number;
 }
 
 export interface SpawnRequest extends AgentCommand {
@@ -81,12 +126,31 @@ export interface ServerRef extends AgentCommand {
   serverId: string;
 }
 
+/**
+ * Why a server's QEMU last ended. `guest-shutdown`: the guest powered off (QMP SHUTDOWN
+ * guest-shutdown); `guest-panic`: the guest kernel panicked (GUEST_PANICKED, SHUTDOWN guest-panic);
+ * `host-stop`: the agent stopped it (stop, suspend); `unexpected`: it died on its own (a signal, a
+ * non-zero exit, no SHUTDOWN event); `found-dead`: a starting agent found it gone (agent or host
+ * restart: nobody watched it end).
+ */
+export type InstanceExitCause = 'guest-shutdown' | 'guest-panic' | 'host-stop' | 'unexpected' | 'found-dead';
+
+export interface InstanceExit {
+  cause: InstanceExitCause;
+  /** One phrase: `killed by SIGKILL`, `exit code 1`, `SHUTDOWN guest-shutdown`, ... */
+  detail: string;
+  /** ISO 8601, when the agent saw it. */
+  at: string;
+}
+
 export interface InstanceStatus {
   serverId: string;
   powerState: PowerState;
   /** QMP `query-status` status (running, paused, ...), when QEMU answered. */
   qmpStatus?: string;
   pid?: number;
+  /** Why QEMU last ended; kept on the host until the next start, stop or destroy (additive). */
+  lastExit?: InstanceExit;
 }
 
 export interface DestroyReply {
@@ -139,6 +203,61 @@ export interface SnapshotReply {
   virtualSize: number;
 }
 
+/** The memory balloon (virtio-balloon) of a server's QEMU, in bytes as QMP counts them. */
+export interface BalloonInfo {
+  /** RAM the guest has now: the flavor's RAM minus what its balloon holds (QMP query-balloon). */
+  actualBytes: number;
+  /** The flavor's RAM: the balloon never gives the guest more. */
+  maxBytes: number;
+  /** The last target set on the current QEMU process; absent when none was (or the agent restarted). */
+  targetBytes?: number;
+}
+
+export interface BalloonReply extends BalloonInfo {
+  serverId: string;
+}
+
+export interface BalloonSetRequest extends ServerRef {
+  /** Within balloonTargetRangeMb(flavor RAM), in bytes. */
+  targetBytes: number;
+}
+
+/** The smallest balloon target is a quarter of the flavor's RAM, and never below this. */
+export const BALLOON_FLOOR_MB = 64;
+
+/**
+ * The targets a server's balloon may be set to, in MiB: from a quarter of its RAM (at least
+ * 64 MiB, at most the RAM itself) up to its RAM. A guest squeezed below that stalls or OOMs.
+ */
+export function balloonTargetRangeMb(ramMb: number): { minMb: number; maxMb: number } {
+  return { minMb: Math.min(ramMb, Math.max(BALLOON_FLOOR_MB, Math.ceil(ramMb / 4))), maxMb: ramMb };
+}
+
+/** Rebuild: the server's spec with the image it is rebuilt from; the root disk is made anew. */
+export interface RebuildRequest extends ServerRef {
+  spec: InstanceSpec;
+  /** Boot it afterwards (false: the server was stopped and stays stopped). */
+  powerOn: boolean;
+  /** Seconds a running guest gets to power off on ACPI before QEMU is stopped by force. */
+  graceSeconds: number;
+  /** Nova's preserve_ephemeral: the ephemeral disk keeps its contents (else it is made blank again). */
+  preserveEphemeral?: boolean;
+}
+
+/** Resize: the server's spec with the new flavor's vcpus, ramMb and diskGb. */
+export interface ResizeRequest extends ServerRef {
+  spec: InstanceSpec;
+  /** Start it again afterwards (false: it was stopped and stays stopped). */
+  powerOn: boolean;
+  graceSeconds: number;
+}
+
+/** Revert of a resize: the disk and spec kept by the resize come back. */
+export interface RevertResizeRequest extends ServerRef {
+  powerOn: boolean;
+  graceSeconds: number;
+}
+
 export const AgentOps = {
   spawn: rpc<SpawnRequest, InstanceStatus>('server.spawn', { timeoutMs: 120_000 }),
   destroy: rpc<ServerRef, DestroyReply>('server.destroy', { timeoutMs: 60_000 }),
@@ -163,6 +282,18 @@ export const AgentOps = {
    * `upload`; the guest keeps running (or stays stopped) as it was.
    */
   snapshot: rpc<SnapshotRequest, SnapshotReply>('server.snapshot', { timeoutMs: 1_800_000 }),
+  /** QMP query-balloon: the guest's RAM now, and the flavor's RAM as the most it can have. */
+  balloonInfo: rpc<ServerRef, BalloonReply>('server.balloon-info', { timeoutMs: 10_000 }),
+  /** QMP balloon: the guest's balloon driver gives RAM back (or takes it again) toward the target. */
+  balloonSet: rpc<BalloonSetRequest, BalloonReply>('server.balloon-set', { timeoutMs: 10_000 }),
+  /** Stops the guest, recreates its root disk from `spec.image` (a new overlay), boots it unless stopped. */
+  rebuild: rpc<RebuildRequest, InstanceStatus>('server.rebuild', { timeoutMs: 900_000 }),
+  /** Stops the guest, keeps disk and spec aside (for revert), grows the disk, new shape, starts it again. */
+  resize: rpc<ResizeRequest, InstanceStatus>('server.resize', { timeoutMs: 1_200_000 }),
+  /** Drops what the resize kept aside. Never touches the running guest. Idempotent. */
+  confirmResize: rpc<ServerRef, InstanceStatus>('server.confirm-resize', { timeoutMs: 60_000 }),
+  /** Stops the guest, puts the kept disk and spec back, starts it again if `powerOn`. Idempotent. */
+  revertResize: rpc<RevertResizeRequest, InstanceStatus>('server.revert-resize', { timeoutMs: 900_000 }),
 } as const;
 
 export interface ServerStateEvent {
@@ -172,6 +303,8 @@ export interface ServerStateEvent {
   /** The QMP event or observation that caused it (SHUTDOWN, process exit, ...). */
   reason: string;
   at: string;
+  /** When the process is gone: why it ended (additive). */
+  lastExit?: InstanceExit;
 }
 
 export const ServerStateChanged = event<ServerStateEvent>('server.state');

@@ -23,14 +23,30 @@ export interface ServerSnapshotJob extends ServerJob {
   imageId: string;
 }
 
+/**
+ * Nova's rebuild: the API already wrote the new image (and name, metadata) and task state
+ * `rebuilding`; the job recreates the root disk on the server's host.
+ */
+export interface ServerRebuildJob extends ServerJob {
+  preserveEphemeral: boolean;
+}
+
+/** Nova's resize, confirmResize and revertResize of the migration record `migrationId`. */
+export interface ServerResizeJob extends ServerJob {
+  migrationId: string;
+  step: 'resize' | 'confirm' | 'revert';
+}
+
 export interface JobPayloads {
   'server.create': ServerJob;
   'server.delete': ServerJob;
   'server.action': ServerActionJob;
   'server.snapshot': ServerSnapshotJob;
+  'server.rebuild': ServerRebuildJob;
+  'server.resize': ServerResizeJob;
 }
 export type JobName = keyof JobPayloads;
-export const JOB_NAMES: JobName[] = ['server.create', 'server.delete', 'server.action', 'server.snapshot'];
+export const JOB_NAMES: JobName[] = ['server.create', 'server.delete', 'server.action', 'server.snapshot', 'server.rebuild', 'server.resize'];
 
 /**
  * Job ids make enqueueing idempotent: one create and one delete per server, one action job per

@@ -6,17 +6,28 @@
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConflictError, TimeoutError, jobId } from '@nubo/contracts';
-import { recordAction } from '@nubo/database';
+import { ServerEntity, recordAction } from '@nubo/database';
 import { JobQueue } from '@nubo/jobs';
 import { DataSource } from 'typeorm';
 import { AuthContext } from '../common/auth-context';
 import { CONSOLE_OUTPUT_ACTION, CREATE_IMAGE_ACTION, actionName, parseAction, parseConsoleOutput, parseCreateImage } from './server-actions';
 import { ServerConsoleService } from './server-console.service';
+import { REBUILD_ACTION, parseRebuild } from './server-rebuild';
+import { ServerRebuildService } from './server-rebuild.service';
+import { ServerResizeService } from './server-resize.service';
 import { ServerSnapshotService } from './server-snapshot.service';
 import { ServersService } from './servers.service';
 
-/** What the controller answers: 202 and nothing (power actions), 200 with a body, or 202 and a new image. */
-export type ActionResult = { status: 202 } | { status: 200; body: unknown } | { status: 202; imageId: string };
+/**
+ * What the controller answers: 202 and nothing (power actions, resize, revertResize), 204 and
+ * nothing (confirmResize), 200 with a body, 202 and a new image, or 202 and the rebuilt server.
+ */
+export type ActionResult =
+  | { status: 202 }
+  | { status: 204 }
+  | { status: 200; body: unknown }
+  | { status: 202; imageId: string }
+  | { status: 202; server: ServerEntity; adminPass: string };
 
 @Injectable()
 export class ServerActionService {
@@ -28,6 +39,8 @@ export class ServerActionService {
     @Inject(ServersService) private readonly servers: ServersService,
     @Inject(ServerConsoleService) private readonly console: ServerConsoleService,
     @Inject(ServerSnapshotService) private readonly snapshots: ServerSnapshotService,
+    @Inject(ServerRebuildService) private readonly rebuilds: ServerRebuildService,
+    @Inject(ServerResizeService) private readonly resizes: ServerResizeService,
   ) {}
 
   async act(id: string, body: unknown, auth: AuthContext, requestId: string): Promise<ActionResult> {
@@ -41,6 +54,9 @@ export class ServerActionService {
     if (name === CREATE_IMAGE_ACTION) {
       return { status: 202, imageId: await this.snapshots.createImage(server, parseCreateImage(action), auth, requestId) };
     }
+    if (name === REBUILD_ACTION) return { status: 202, ...(await this.rebuilds.rebuild(server, parseRebuild(action), auth, requestId)) };
+    const resize = await this.resizes.act(name, action, server, auth, requestId);
+    if (resize) return resize;
     const rule = parseAction(body);
     const claimed = await this.db.transaction(async (tx) => {
       const result = await tx.query(

@@ -9,6 +9,7 @@ const STATUS_TO_VM_STATE: Record<string, VmState> = {
   PAUSED: VmState.Paused,
   SUSPENDED: VmState.Suspended,
   ERROR: VmState.Error,
+  VERIFY_RESIZE: VmState.Resized,
 };
 
 export const MAX_LIMIT = 1000;

@@ -53,6 +53,20 @@ describe('serverView', () => {
     expect(serverView(server({ fault }), { baseUrl: 'x', isAdmin: false }).fault).toBeUndefined();
   });
 
+  it.each([
+    [VmState.Error, false, true],
+    [VmState.Stopped, false, true],
+    [VmState.Active, false, false],
+    [VmState.Paused, false, false],
+    [VmState.Stopped, true, true],
+  ])('shows a fault in %s (admin %s): %s, its details to admins only', (vmState, isAdmin, shown) => {
+    const fault = { code: 500, message: 'QEMU exited unexpectedly: killed by SIGKILL', created: '2026-01-01T00:00:00Z', details: 'host nubo-h1' };
+    const view = serverView(server({ vmState, fault }), { baseUrl: 'x', isAdmin });
+    if (!shown) return expect(view).not.toHaveProperty('fault');
+    const { details, ...rest } = fault;
+    expect(view.fault).toEqual(isAdmin ? { ...rest, details } : rest);
+  });
+
   it('gives Nova power state integers and times without milliseconds', () => {
     const view = serverView(server({ powerState: PowerState.Shutdown }), { baseUrl: 'x', isAdmin: false });
     expect(view['OS-EXT-STS:power_state']).toBe(4);

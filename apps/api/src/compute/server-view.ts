@@ -2,6 +2,7 @@
 import { PowerState, TaskState, VmState } from '@nubo/contracts';
 import { ServerEntity } from '@nubo/database';
 import { createHash } from 'node:crypto';
+import { serverZone } from './availability-zones/zones';
 
 const STATUS: Record<VmState, string> = {
   [VmState.Building]: 'BUILD',
@@ -11,6 +12,23 @@ const STATUS: Record<VmState, string> = {
   [VmState.Stopped]: 'SHUTOFF',
   [VmState.Error]: 'ERROR',
   [VmState.Deleted]: 'DELETED',
+  [VmState.Resized]: 'VERIFY_RESIZE',
+};
+
+const REBUILD = { [TaskState.Rebuilding]: 'REBUILD', [TaskState.RebuildSpawning]: 'REBUILD' };
+const RESIZE = {
+  [TaskState.ResizePrep]: 'RESIZE',
+  [TaskState.ResizeMigrating]: 'RESIZE',
+  [TaskState.ResizeMigrated]: 'RESIZE',
+  [TaskState.ResizeFinish]: 'RESIZE',
+};
+
+/** Where a task state changes the status (Nova's _STATE_MAP), for rebuild and resize. */
+const STATUS_BY_TASK: Partial<Record<VmState, Partial<Record<TaskState, string>>>> = {
+  [VmState.Active]: { ...REBUILD, ...RESIZE },
+  [VmState.Stopped]: { ...REBUILD, ...RESIZE },
+  [VmState.Error]: REBUILD,
+  [VmState.Resized]: { [TaskState.ResizeReverting]: 'REVERT_RESIZE' },
 };
 
 const POWER: Record<PowerState, number> = {
@@ -22,8 +40,8 @@ const POWER: Record<PowerState, number> = {
   [PowerState.Suspended]: 7,
 };
 
-export function novaStatus(vmState: VmState, _taskState: TaskState | null): string {
-  return STATUS[vmState] ?? 'UNKNOWN';
+export function novaStatus(vmState: VmState, taskState: TaskState | null): string {
+  return (taskState ? STATUS_BY_TASK[vmState]?.[taskState] : undefined) ?? STATUS[vmState] ?? 'UNKNOWN';
 }
 
 export function powerStateCode(p: PowerState): number {
@@ -68,7 +86,7 @@ export function serverView(s: ServerEntity, o: { baseUrl: string; isAdmin: boole
     links: serverLinks(o.baseUrl, s.id),
     'OS-DCF:diskConfig': 'MANUAL',
     progress: 0,
-    'OS-EXT-AZ:availability_zone': 'nova',
+    'OS-EXT-AZ:availability_zone': serverZone(s),
     config_drive: '',
     key_name: s.keyName,
     'OS-SRV-USG:launched_at': s.launchedAt ? s.launchedAt.toISOString().replace('Z', '') : null,
@@ -79,11 +97,23 @@ export function serverView(s: ServerEntity, o: { baseUrl: string; isAdmin: boole
     'os-extended-volumes:volumes_attached': [],
     security_groups: [{ name: 'default' }],
   };
-  if (s.fault && s.vmState === VmState.Error) view.fault = s.fault;
+  const fault = faultView(s, o.isAdmin);
+  if (fault) view.fault = fault;
   if (o.isAdmin) {
     view['OS-EXT-SRV-ATTR:host'] = s.hostId;
     view['OS-EXT-SRV-ATTR:hypervisor_hostname'] = s.hostId;
     view['OS-EXT-SRV-ATTR:instance_name'] = `nubo-${s.id}`;
   }
   return view;
+}
+
+/**
+ * Nova shows a server's fault in ERROR; Nubo also in SHUTOFF, where a fault means nobody asked for
+ * the stop (QEMU died, a host came back without it): any action that succeeds clears it, a guest
+ * that powers itself off leaves none. `details` (host, raw cause) for admins only, as in Nova.
+ */
+export function faultView(s: Pick<ServerEntity, 'fault' | 'vmState'>, isAdmin: boolean): Record<string, unknown> | undefined {
+  if (!s.fault || (s.vmState !== VmState.Error && s.vmState !== VmState.Stopped)) return undefined;
+  const { details, ...shown } = s.fault as typeof s.fault & { details?: string };
+  return isAdmin && details ? { ...shown, details } : shown;
 }

@@ -5,6 +5,7 @@ import { Auth, AuthContext, RequestId } from '../common/auth-context';
 import { API_CONFIG, ApiConfig, publicUrl } from '../config';
 import { createdServerView, serverLinks, serverView } from './server-view';
 import { ServerActionService } from './server-action.service';
+import { rebuildServerView } from './server-rebuild-view';
 import { ServersService } from './servers.service';
 
 @Controller('compute/v2.1/servers')
@@ -60,7 +61,8 @@ export class ServersController {
 
   /**
    * Power actions answer 202 and no body; os-getConsoleOutput 200 {"output"}; createImage 202 with
-   * the new image's Glance URL in Location (microversion 2.1: no body).
+   * the new image's Glance URL in Location (microversion 2.1: no body); rebuild 202 {"server"};
+   * resize and revertResize 202, confirmResize 204, no body.
    */
   @Post(':id/action')
   @HttpCode(202)
@@ -74,6 +76,7 @@ export class ServersController {
     const result = await this.actions.act(id, body, auth, requestId);
     res.status(result.status);
     if ('imageId' in result) res.setHeader('location', `${publicUrl(this.config)}/image/v2/images/${result.imageId}`);
+    if ('server' in result) return { server: rebuildServerView(result.server, publicUrl(this.config), result.adminPass) };
     return 'body' in result ? result.body : undefined;
   }
 

@@ -20,6 +20,7 @@ import { JobQueue } from '@nubo/jobs';
 import { RpcClient } from '@nubo/messaging';
 import { randomUUID } from 'node:crypto';
 import { DataSource, IsNull } from 'typeorm';
+import { requestedZone, resolveServerZone } from './availability-zones/zones';
 import { FlavorsService } from './flavors/flavors.service';
 import { KeypairsService } from './keypairs/keypairs.service';
 import { QuotaService } from './quotas/quota.service';
@@ -48,6 +49,8 @@ export interface CreateServerRequest {
   metadata: Record<string, string>;
   /** os:scheduler_hints.group: the server group to join. */
   groupId?: string;
+  /** Nova's "zone", "zone:host", "zone::node" (see availability-zones/zones.ts). */
+  availabilityZone?: string;
 }
 
 @Injectable()
@@ -95,7 +98,7 @@ export class ServersService {
     if (imageRef !== undefined && !isUuid(imageRef.split('/').pop()!)) {
       throw new ValidationError(`Invalid imageRef provided.`, 'imageRef');
     }
-    return { name, flavorRef, imageRef: imageRef?.split('/').pop(), keyName, metadata, groupId };
+    return { name, flavorRef, imageRef: imageRef?.split('/').pop(), keyName, metadata, groupId, availabilityZone: requestedZone(server) };
   }
 
   async create(request: CreateServerRequest, auth: AuthContext, requestId: string): Promise<ServerEntity> {
@@ -103,6 +106,7 @@ export class ServersService {
     const flavor = await this.flavors.get(request.flavorRef, auth).catch((error: unknown) => {
       throw error instanceof NotFoundError ? new ValidationError(`Flavor ${request.flavorRef} could not be found.`, 'flavorRef') : error;
     });
+    const zone = await resolveServerZone(this.db, request.availabilityZone, auth);
     if (request.keyName) {
       await this.keypairs.get(auth.userId, request.keyName).catch((error: unknown) => {
         throw error instanceof NotFoundError ? new ValidationError('Invalid key_name provided.', 'key_name') : error;
@@ -125,6 +129,7 @@ export class ServersService {
       fault: null,
       metadata: request.metadata,
       keyName: request.keyName ?? null,
+      ...zone,
       requestId,
       launchedAt: null,
       deletedAt: null,

@@ -5,6 +5,7 @@ import { RpcClient } from '@nubo/messaging';
 import { DataSource } from 'typeorm';
 import { Auth, AuthContext, RequestId } from '../common/auth-context';
 import { ServersService } from '../compute/servers.service';
+import { ksmView } from './memory-views';
 
 @Controller('nubo/v1')
 export class NuboController {
@@ -20,7 +21,7 @@ export class NuboController {
     if (!auth.isAdmin) throw new ForbiddenError('Policy does not allow nubo:hosts:list to be performed.');
     const rows: Array<Record<string, any>> = await this.db.query(
       `SELECT h.id, h.state, h.accelerator, h.vcpus, h.ram_mb, h.disk_gb, h.ram_allocation_ratio, h.cpu_allocation_ratio,
-              h.disk_allocation_ratio, h.underlay_ip, h.last_heartbeat_at, h.agent_started_at,
+              h.disk_allocation_ratio, h.underlay_ip, h.last_heartbeat_at, h.agent_started_at, h.ksm,
               COALESCE(SUM(a.vcpus), 0)::int AS used_vcpus, COALESCE(SUM(a.ram_mb), 0)::int AS used_ram_mb,
               COALESCE(SUM(a.disk_gb), 0)::int AS used_disk_gb, COUNT(a.consumer_id)::int AS allocations
          FROM compute.hosts h LEFT JOIN compute.allocations a ON a.host_id = h.id GROUP BY h.id ORDER BY h.id`,
@@ -42,6 +43,7 @@ export class NuboController {
           ram_mb: Math.floor(h.ram_mb * h.ram_allocation_ratio) - h.used_ram_mb,
           disk_gb: Math.floor(h.disk_gb * h.disk_allocation_ratio) - h.used_disk_gb,
         },
+        ksm: ksmView(h.ksm),
       })),
     };
   }

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { ConflictError, PowerState, ValidationError } from '@nubo/contracts';
+import { BalloonSetRequest, ConflictError, NotFoundError, PowerState, ValidationError } from '@nubo/contracts';
 import { HandlerContext } from '@nubo/messaging';
 import { FakeDriver } from '../hypervisor/fake/fake.driver';
 import { AgentService, RpcRegistrar } from './agent.service';
@@ -24,7 +24,8 @@ describe(AgentService.name, () => {
       const handlers = new Map<string, unknown>();
       const registrar = { handle: (subject: string, _c: unknown, h: unknown) => handlers.set(subject, h) };
       const served = service.register(registrar as unknown as RpcRegistrar);
-      const ops = ['spawn', 'destroy', 'status', 'list', 'stop', 'start', 'reboot', 'pause', 'unpause', 'suspend', 'resume', 'console-log', 'snapshot'];
+      const ops = ['spawn', 'destroy', 'status', 'list', 'stop', 'start', 'reboot', 'pause', 'unpause', 'suspend', 'resume', 'console-log', 'snapshot', 'balloon-info', 'balloon-set',
+        'rebuild', 'resize', 'confirm-resize', 'revert-resize'];
       expect(served).toEqual(ops.map((op) => `agent.h1.server.${op}`));
       expect([...handlers.keys()]).toEqual(served);
     });
@@ -211,6 +212,53 @@ describe(AgentService.name, () => {
     ])('refuses %j naming %s, before touching the driver', async (extra, field) => {
       await expect(service.snapshot(request(extra), ctx)).rejects.toMatchObject({ details: { field } });
       expect(driver.calls).toEqual([]);
+    });
+  });
+
+  describe('balloon', () => {
+    const MiB = 2 ** 20;
+    // The set requests carry targetBytes in `extra` (some of them wrong on purpose).
+    const request = (extra: object = {}) => ({ opId: 'op1', deadline: later(), serverId: id, ...extra }) as BalloonSetRequest;
+    const boot = () => service.spawn({ opId: 'op0', deadline: later(), spec: { ...spec, ramMb: 512 } }, ctx);
+
+    it('answers the full RAM before any target, and the target once set', async () => {
+      await boot();
+      await expect(service.balloonInfo(request(), ctx)).resolves.toEqual({ serverId: id, actualBytes: 512 * MiB, maxBytes: 512 * MiB });
+      await expect(service.balloonSet(request({ targetBytes: 256 * MiB }), ctx)).resolves.toEqual({
+        serverId: id, actualBytes: 256 * MiB, maxBytes: 512 * MiB, targetBytes: 256 * MiB,
+      });
+      await expect(service.balloonInfo(request(), ctx)).resolves.toMatchObject({ actualBytes: 256 * MiB, targetBytes: 256 * MiB });
+    });
+
+    it.each([
+      ['below a quarter of the RAM', 127 * MiB],
+      ['above the RAM', 513 * MiB],
+      ['not an integer', 200 * MiB + 0.5],
+      ['not a number', '268435456'],
+    ])('refuses a target %s, naming targetBytes', async (_what, targetBytes) => {
+      await boot();
+      await expect(service.balloonSet(request({ targetBytes }), ctx)).rejects.toMatchObject({ details: { field: 'targetBytes' } });
+      await expect(service.balloonInfo(request(), ctx)).resolves.not.toHaveProperty('targetBytes');
+    });
+
+    it('refuses to set a paused or stopped server (409), and answers info while paused', async () => {
+      await boot();
+      await service.pause(request(), ctx);
+      await expect(service.balloonSet(request({ targetBytes: 256 * MiB }), ctx)).rejects.toBeInstanceOf(ConflictError);
+      await expect(service.balloonInfo(request(), ctx)).resolves.toMatchObject({ actualBytes: 512 * MiB });
+      await service.stop({ ...request(), graceSeconds: 0 }, ctx);
+      await expect(service.balloonInfo(request(), ctx)).rejects.toBeInstanceOf(ConflictError);
+    });
+
+    it('forgets the target when the process is replaced (a new QEMU starts with no balloon)', async () => {
+      await boot();
+      await service.balloonSet(request({ targetBytes: 256 * MiB }), ctx);
+      await service.reboot({ ...request(), type: 'SOFT', graceSeconds: 0 }, ctx);
+      await expect(service.balloonInfo(request(), ctx)).resolves.toEqual({ serverId: id, actualBytes: 512 * MiB, maxBytes: 512 * MiB });
+    });
+
+    it('answers NotFound for a server the host does not have', async () => {
+      await expect(service.balloonInfo(request(), ctx)).rejects.toBeInstanceOf(NotFoundError);
     });
   });
 

@@ -8,6 +8,8 @@ import { Logger } from '@nestjs/common';
 import {
   AgentCommand,
   AgentOps,
+  BalloonReply,
+  BalloonSetRequest,
   ConsoleLogReply,
   ConsoleLogRequest,
   DestroyReply,
@@ -35,6 +37,8 @@ import {
   validateStopOptions,
 } from '../hypervisor/instance-spec';
 import { KeyedMutex } from './keyed-mutex';
+import { RebuildRequest, ResizeRequest, RevertResizeRequest } from '@nubo/contracts';
+import { validateRebuildOptions, validateResizeOptions } from '../hypervisor/rebuild-resize-options';
 
 /** The part of RpcServer the service needs; tests pass a map of handlers instead. */
 export type RpcRegistrar = Pick<RpcServer, 'handle'>;
@@ -75,9 +79,17 @@ export class AgentService {
     server.handle(on(AgentOps.resume.op), AgentOps.resume, (req, ctx) => this.resume(req, ctx));
     server.handle(on(AgentOps.consoleLog.op), AgentOps.consoleLog, (req, ctx) => this.consoleLog(req, ctx));
     server.handle(on(AgentOps.snapshot.op), AgentOps.snapshot, (req, ctx) => this.snapshot(req, ctx));
+    server.handle(on(AgentOps.balloonInfo.op), AgentOps.balloonInfo, (req, ctx) => this.balloonInfo(req, ctx));
+    server.handle(on(AgentOps.balloonSet.op), AgentOps.balloonSet, (req, ctx) => this.balloonSet(req, ctx));
     const ops = [AgentOps.spawn, AgentOps.destroy, AgentOps.status, AgentOps.list, AgentOps.stop, AgentOps.start];
     const more = [AgentOps.reboot, AgentOps.pause, AgentOps.unpause, AgentOps.suspend, AgentOps.resume, AgentOps.consoleLog, AgentOps.snapshot];
-    return [...ops, ...more].map((c) => on(c.op));
+    const memory = [AgentOps.balloonInfo, AgentOps.balloonSet];
+    server.handle(on(AgentOps.rebuild.op), AgentOps.rebuild, (req, ctx) => this.rebuild(req, ctx));
+    server.handle(on(AgentOps.resize.op), AgentOps.resize, (req, ctx) => this.resize(req, ctx));
+    server.handle(on(AgentOps.confirmResize.op), AgentOps.confirmResize, (req, ctx) => this.confirmResize(req, ctx));
+    server.handle(on(AgentOps.revertResize.op), AgentOps.revertResize, (req, ctx) => this.revertResize(req, ctx));
+    const reshape = [AgentOps.rebuild, AgentOps.resize, AgentOps.confirmResize, AgentOps.revertResize];
+    return [...ops, ...more, ...memory, ...reshape].map((c) => on(c.op));
   }
 
   async spawn(request: SpawnRequest, ctx: HandlerContext): Promise<InstanceStatus> {
@@ -149,6 +161,48 @@ export class AgentService {
     this.assertFresh(request, 'consoleLog', ctx);
     const serverId = assertServerId(request.serverId);
     return { output: await this.driver.consoleLog(serverId, validateConsoleLogOptions(request)) };
+  }
+
+  /** A read, like status. */
+  async balloonInfo(request: ServerRef, ctx: HandlerContext): Promise<BalloonReply> {
+    this.assertFresh(request, 'balloonInfo', ctx);
+    const serverId = assertServerId(request.serverId);
+    return { serverId, ...(await this.driver.balloonInfo(serverId)) };
+  }
+
+  /**
+   * Not serialized: one QMP command that changes no power state must not wait behind a long
+   * snapshot; a process that ends meanwhile answers 409.
+   */
+  /** Serialized like every mutation; the job's operation id lets a replay skip a disk already made. */
+  async rebuild(request: RebuildRequest, ctx: HandlerContext): Promise<InstanceStatus> {
+    this.assertFresh(request, 'rebuild', ctx);
+    const spec = this.specOf(request);
+    const options = validateRebuildOptions({ ...request, rebuildId: request.opId });
+    return this.serialized('rebuild', spec.serverId, request, ctx, () => this.driver.rebuild(spec, options));
+  }
+
+  async resize(request: ResizeRequest, ctx: HandlerContext): Promise<InstanceStatus> {
+    this.assertFresh(request, 'resize', ctx);
+    const spec = this.specOf(request);
+    const options = validateResizeOptions(request);
+    return this.serialized('resize', spec.serverId, request, ctx, () => this.driver.resize(spec, options));
+  }
+
+  async confirmResize(request: ServerRef, ctx: HandlerContext): Promise<InstanceStatus> {
+    return this.simple('confirmResize', request, ctx, (id) => this.driver.confirmResize(id));
+  }
+
+  async revertResize(request: RevertResizeRequest, ctx: HandlerContext): Promise<InstanceStatus> {
+    const options = validateResizeOptions(request);
+    return this.simple('revertResize', request, ctx, (id) => this.driver.revertResize(id, options));
+  }
+
+  async balloonSet(request: BalloonSetRequest, ctx: HandlerContext): Promise<BalloonReply> {
+    this.assertFresh(request, 'balloonSet', ctx);
+    const serverId = assertServerId(request.serverId);
+    this.logger.log(`balloonSet serverId=${serverId} targetBytes=${request.targetBytes} requestId=${ctx.requestId}`);
+    return { serverId, ...(await this.driver.balloonSet(serverId, { targetBytes: request.targetBytes })) };
   }
 
   /** Reads are not serialized: a status must answer while a long spawn of the server runs. */

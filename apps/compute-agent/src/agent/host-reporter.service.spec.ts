@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { HeartbeatEvent, PowerState, ServerStateEvent } from '@nubo/contracts';
 import { FakeDriver } from '../hypervisor/fake/fake.driver';
+import { HypervisorDriver, PowerStateChange } from '../hypervisor/hypervisor-driver';
 import { EventPublisher, HostReporterService } from './host-reporter.service';
 
 const id = '5a1c2e3f-4b5d-4e6f-8a7b-9c0d1e2f3a4b';
@@ -37,6 +38,15 @@ describe(HostReporterService.name, () => {
       });
     });
 
+    it('adds the KSM counters, read afresh for each heartbeat, to the capacity', async () => {
+      const reads = [1, 2].map((n) => ({ enabled: true, available: true, run: 1, pagesShared: n, pagesSharing: 10 * n, pagesUnshared: 0, fullScans: n }));
+      const ksm = { read: jest.fn(async () => reads.shift()!) };
+      const reporter = new HostReporterService({ hostId: 'h1', driver: new FakeDriver(), publisher: recorder().publisher, capacity, ksm, heartbeatMs: 1000 });
+      expect((await reporter.heartbeat()).capacity).toEqual({ ...capacity, ksm: expect.objectContaining({ run: 1, pagesShared: 1, pagesSharing: 10 }) });
+      expect((await reporter.heartbeat()).capacity.ksm).toMatchObject({ pagesShared: 2, pagesSharing: 20, fullScans: 2 });
+      expect(capacity).not.toHaveProperty('ksm');
+    });
+
     it.each([
       ['paused', (d: FakeDriver) => d.pause(id), PowerState.Paused],
       ['stopped', (d: FakeDriver) => d.stop(id, { graceSeconds: 0 }), PowerState.Shutdown],
@@ -63,6 +73,25 @@ describe(HostReporterService.name, () => {
       expect((sent[0].payload as HeartbeatEvent).underlayIp).toBeNull();
       await new Promise((resolve) => setTimeout(resolve, 150));
       expect(sent.length).toBe(count);
+    });
+  });
+
+  describe('why QEMU ended (lastExit)', () => {
+    const lastExit = { cause: 'unexpected' as const, detail: 'killed by SIGKILL', at: '2026-01-01T00:00:01.000Z' };
+
+    it('travels with the power-state event and in the heartbeat', async () => {
+      const { sent, publisher } = recorder();
+      let listener: ((change: PowerStateChange) => void) | undefined;
+      const driver = {
+        accelerator: 'tcg',
+        onPowerStateChange: (l: (change: PowerStateChange) => void) => ((listener = l), () => undefined),
+        list: async () => [{ serverId: id, powerState: PowerState.Shutdown, lastExit }],
+      } as unknown as HypervisorDriver;
+      const reporter = new HostReporterService({ hostId: 'h1', driver, publisher, capacity, heartbeatMs: 1000 });
+      reporter.watchPowerStates();
+      listener!({ serverId: id, powerState: PowerState.Shutdown, reason: 'process-exited', at: lastExit.at, lastExit });
+      expect(sent[0].payload).toMatchObject({ serverId: id, powerState: PowerState.Shutdown, lastExit });
+      expect((await reporter.heartbeat()).instances).toEqual([{ serverId: id, powerState: PowerState.Shutdown, lastExit }]);
     });
   });
 

@@ -8,6 +8,7 @@ import { Logger } from '@nestjs/common';
 import { HeartbeatEvent, HostCapacity, HostHeartbeat, ServerStateChanged, subjects } from '@nubo/contracts';
 import { RpcClient } from '@nubo/messaging';
 import { randomUUID } from 'node:crypto';
+import { HostKsm } from '../host/host-ksm';
 import { HypervisorDriver, PowerStateChange } from '../hypervisor/hypervisor-driver';
 
 export type EventPublisher = Pick<RpcClient, 'emit'>;
@@ -17,6 +18,8 @@ export interface HostReporterOptions {
   driver: HypervisorDriver;
   publisher: EventPublisher;
   capacity: HostCapacity;
+  /** KSM counters, read for each heartbeat into capacity.ksm. */
+  ksm?: Pick<HostKsm, 'read'>;
   underlayIp?: string;
   heartbeatMs: number;
   /** Fixed at boot: a new value tells the control plane the agent restarted. */
@@ -56,14 +59,15 @@ export class HostReporterService {
 
   async heartbeat(): Promise<HeartbeatEvent> {
     const instances = await this.options.driver.list();
+    const { capacity, ksm } = this.options;
     return {
       hostId: this.options.hostId,
       agentStartedAt: this.agentStartedAt,
       sentAt: new Date().toISOString(),
       accelerator: this.options.driver.accelerator,
       underlayIp: this.options.underlayIp ?? null,
-      capacity: this.options.capacity,
-      instances: instances.map(({ serverId, powerState }) => ({ serverId, powerState })),
+      capacity: ksm ? { ...capacity, ksm: await ksm.read() } : capacity,
+      instances: instances.map(({ serverId, powerState, lastExit }) => ({ serverId, powerState, ...(lastExit ? { lastExit } : {}) })),
     };
   }
 
@@ -87,7 +91,14 @@ export class HostReporterService {
     this.options.publisher.emit(
       subjects.serverState(change.serverId),
       ServerStateChanged,
-      { serverId: change.serverId, hostId: this.options.hostId, powerState: change.powerState, reason: change.reason, at: change.at },
+      {
+        serverId: change.serverId,
+        hostId: this.options.hostId,
+        powerState: change.powerState,
+        reason: change.reason,
+        at: change.at,
+        ...(change.lastExit ? { lastExit: change.lastExit } : {}),
+      },
       { requestId },
     );
   }

@@ -10,6 +10,8 @@ export interface DriverSettings {
   accel: AcceleratorMode;
   netns?: string;
   qemuBinary: string;
+  /** The user QEMU runs as ('' for none; absent for the default, see qemu-user.ts). */
+  qemuUser?: string;
 }
 
 export function createDriver(settings: DriverSettings): HypervisorDriver {
@@ -20,5 +22,6 @@ export function createDriver(settings: DriverSettings): HypervisorDriver {
     accelerator,
     netns: settings.netns,
     qemuBinary: settings.qemuBinary,
+    qemuUser: settings.qemuUser,
   });
 }

@@ -4,7 +4,7 @@
  * Hypervisor internals (QMP sockets, argv, process handling) never leave the driver.
  */
 import { EventEmitter } from 'node:events';
-import { InstanceSpec, InstanceStatus, InternalError, PowerState, SnapshotUpload } from '@nubo/contracts';
+import { BalloonInfo, InstanceExit, InstanceSpec, InstanceStatus, InternalError, PowerState, SnapshotUpload } from '@nubo/contracts';
 
 export type Accelerator = 'kvm' | 'tcg';
 
@@ -16,6 +16,8 @@ export interface PowerStateChange {
   reason: string;
   /** ISO 8601. */
   at: string;
+  /** When the process is gone: why it ended. */
+  lastExit?: InstanceExit;
 }
 
 export type PowerStateListener = (change: PowerStateChange) => void;
@@ -45,6 +47,23 @@ export interface SnapshotResult {
   /** Bytes of the standalone qcow2 that was uploaded. */
   sizeBytes: number;
   virtualSize: number;
+}
+
+export interface RebuildOptions {
+  /** Boot the rebuilt instance (false: it stays powered off). */
+  powerOn: boolean;
+  /** Seconds a running guest gets to power off on ACPI before QEMU is stopped by force. */
+  graceSeconds: number;
+  /** Nova's preserve_ephemeral: keep the ephemeral disk's contents (else it is made blank again). */
+  preserveEphemeral: boolean;
+  /** The rebuild's operation id: a replay with the same id does not make the disk anew twice. */
+  rebuildId: string;
+}
+
+export interface ResizeOptions {
+  /** Start the instance after the resize or the revert (false: it stays powered off). */
+  powerOn: boolean;
+  graceSeconds: number;
 }
 
 /** The host's base-image cache, for health and tests. */
@@ -142,6 +161,61 @@ export interface HypervisorDriver {
    */
   snapshot(serverId: string, target: SnapshotTarget): Promise<SnapshotResult>;
 
+  /**
+   * The memory balloon (virtio-balloon): the guest's RAM now and the most it can have (its spec's
+   * RAM), and the last target set on its current process. `ConflictError` unless the process runs
+   * (running or paused) and has a balloon device; `NotFoundError` for a server the driver does not know.
+   */
+  balloonInfo(serverId: string): Promise<BalloonInfo>;
+
+  /**
+   * Asks the guest's balloon driver to bring its RAM to `targetBytes` (within
+   * balloonTargetRangeMb of its RAM, else `ValidationError`) and answers at once: the guest moves
+   * toward it over the following seconds (a guest without the driver never does). `ConflictError`
+   * unless running: a paused guest cannot give RAM back. Lost when the process ends.
+   */
+  balloonSet(serverId: string, options: { targetBytes: number }): Promise<BalloonInfo>;
+
+  /*
+   * Rebuild and cold resize (Nova's rebuild, resize, confirmResize, revertResize). Each one is
+   * idempotent and crash-safe: called again after a timeout, or after the agent died half-way, it
+   * converges to the state the first call was to reach, never repeats a change (a disk made twice,
+   * a disk grown twice) and never loses what a revert needs. Each throws `NotFoundError` for a
+   * server the driver does not know; resize and revertResize throw `ConflictError` for a
+   * suspended one (its saved RAM belongs to the disk and shape it has).
+   */
+
+  /**
+   * Stops the instance (ACPI with `graceSeconds`, then forced; a suspended one loses its saved
+   * RAM), replaces its root disk with a new one made from `spec.image` (a fresh overlay: nothing
+   * the guest wrote survives), wipes its ephemeral disk unless `preserveEphemeral`, makes `spec`
+   * its spec, and boots it when `options.powerOn`. A replay with the same `rebuildId` after the
+   * disk was replaced does not replace it again; it only ensures the power state. A failure before
+   * the swap keeps the old disk; one after it leaves the new disk, powered off.
+   */
+  rebuild(spec: InstanceSpec, options: RebuildOptions): Promise<InstanceStatus>;
+
+  /**
+   * Cold resize to `spec`'s vcpus, ramMb, diskGb and ephemeralGb: stops the instance (as `stop`),
+   * keeps its disks (`disk.qcow2.resize-orig` for QEMU) and its spec aside until `confirmResize` or
+   * `revertResize`, grows the disks to the new sizes (never shrinks one), stores the new spec and
+   * starts it again when `options.powerOn`. What was kept aside is written once: a second call (a
+   * replay, or after a crash) finds it and carries on from there, so the disk is never grown from
+   * an already grown one's backup nor the backup overwritten. A failure before anything changed
+   * leaves the instance as it was; after, `revertResize` puts it back.
+   */
+  resize(spec: InstanceSpec, options: ResizeOptions): Promise<InstanceStatus>;
+
+  /** Deletes what `resize` kept aside; the instance and its power state are untouched. Idempotent. */
+  confirmResize(serverId: string): Promise<InstanceStatus>;
+
+  /**
+   * Stops the instance, puts the disk and spec kept by `resize` back (the old shape, the old
+   * disk's contents) and starts it when `options.powerOn`. With nothing kept aside (never resized,
+   * or already reverted) it only ensures the power state.
+   */
+  revertResize(serverId: string, options: ResizeOptions): Promise<InstanceStatus>;
+
   /** What the base-image cache holds and has downloaded. */
   imageCacheStats(): Promise<ImageCacheStats>;
 
@@ -184,7 +258,7 @@ export class PowerStateEmitter {
     return () => this.emitter.off('change', listener);
   }
 
-  emit(serverId: string, powerState: PowerState, reason: string): void {
-    this.emitter.emit('change', { serverId, powerState, reason, at: new Date().toISOString() });
+  emit(serverId: string, powerState: PowerState, reason: string, lastExit?: InstanceExit): void {
+    this.emitter.emit('change', { serverId, powerState, reason, at: new Date().toISOString(), ...(lastExit ? { lastExit } : {}) });
   }
 }

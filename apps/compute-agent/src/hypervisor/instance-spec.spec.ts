@@ -46,6 +46,78 @@ describe('validateInstanceSpec', () => {
   });
 });
 
+describe('validateInstanceSpec: guest fields', () => {
+  const full = {
+    ...spec,
+    vcpus: 4,
+    name: 'web,1 = "prod"\n--help',
+    metadata: { 'a,b': 'c=d', role: '' },
+    ephemeralGb: 2,
+    topology: { sockets: 2, cores: 2, threads: 1 },
+    diskBus: 'scsi' as const,
+    nics: [
+      { mac: 'fa:16:3e:00:00:01', tap: 'tap-1a2b3c4d', mtu: 1450 },
+      { mac: '02:00:00:00:00:02', tap: 'tap0' },
+    ],
+  };
+
+  it('keeps every guest field, user text verbatim', () => {
+    expect(validateInstanceSpec(full)).toEqual(full);
+  });
+
+  it('drops an ephemeral disk of 0 GB (none) and unknown NIC fields', () => {
+    const nic = { mac: 'fa:16:3e:00:00:01', tap: 'tap0', evil: 'x' };
+    expect(validateInstanceSpec({ ...spec, ephemeralGb: 0, nics: [nic] } as typeof spec)).toEqual({ ...spec, nics: [{ mac: nic.mac, tap: 'tap0' }] });
+  });
+
+  it.each([
+    ['a 255-character unicode name', 'é'.repeat(255)],
+    ['an emoji name (one character, two UTF-16 units)', '\u{1F600}'.repeat(255)],
+    ['an empty name', ''],
+  ])('accepts %s', (_what, name) => {
+    expect(validateInstanceSpec({ ...spec, name }).name).toBe(name);
+  });
+
+  it.each([
+    ['name', 'x'.repeat(256), 'spec.name'],
+    ['name', 'a\u0000b', 'spec.name'],
+    ['name', 'lone \ud800 surrogate', 'spec.name'],
+    ['name', 42, 'spec.name'],
+    ['metadata', 'k=v', 'spec.metadata'],
+    ['metadata', ['k'], 'spec.metadata'],
+    ['metadata', { '': 'v' }, 'spec.metadata'],
+    ['metadata', { ['k'.repeat(256)]: 'v' }, 'spec.metadata'],
+    ['metadata', { k: 'v'.repeat(256) }, 'spec.metadata.k'],
+    ['metadata', { k: 'a\u0000' }, 'spec.metadata.k'],
+    ['metadata', { k: 1 }, 'spec.metadata.k'],
+    ['ephemeralGb', -1, 'spec.ephemeralGb'],
+    ['ephemeralGb', 1.5, 'spec.ephemeralGb'],
+    ['topology', { sockets: 2, cores: 2, threads: 2 }, 'spec.topology'],
+    ['topology', { sockets: 0, cores: 4, threads: 1 }, 'spec.topology.sockets'],
+    ['topology', { sockets: 4, cores: 1 }, 'spec.topology.threads'],
+    ['diskBus', 'ide', 'spec.diskBus'],
+    ['nics', {}, 'spec.nics'],
+    ['nics', Array(17).fill({ mac: 'fa:16:3e:00:00:01', tap: 'tap0' }), 'spec.nics'],
+    ['nics', [null], 'spec.nics[0]'],
+    ['nics', [{ mac: 'FA:16:3E:00:00:01', tap: 'tap0' }], 'spec.nics[0].mac'],
+    ['nics', [{ mac: '01:00:5e:00:00:01', tap: 'tap0' }], 'spec.nics[0].mac'],
+    ['nics', [{ mac: 'ff:ff:ff:ff:ff:ff', tap: 'tap0' }], 'spec.nics[0].mac'],
+    ['nics', [{ mac: '00:00:00:00:00:00', tap: 'tap0' }], 'spec.nics[0].mac'],
+    ['nics', [{ mac: 'fa:16:3e:00:00:01,id=x', tap: 'tap0' }], 'spec.nics[0].mac'],
+    ['nics', [{ mac: 'fa:16:3e:00:00:01', tap: 'tap,ifname=eth0' }], 'spec.nics[0].tap'],
+    ['nics', [{ mac: 'fa:16:3e:00:00:01', tap: 'Tap0' }], 'spec.nics[0].tap'],
+    ['nics', [{ mac: 'fa:16:3e:00:00:01', tap: 'a'.repeat(16) }], 'spec.nics[0].tap'],
+    ['nics', [{ mac: 'fa:16:3e:00:00:01', tap: 'tap0', mtu: 67 }], 'spec.nics[0].mtu'],
+    ['nics', [{ mac: 'fa:16:3e:00:00:01', tap: 'tap0', mtu: '1500' }], 'spec.nics[0].mtu'],
+    ['nics', [{ mac: 'fa:16:3e:00:00:01', tap: 'tap0' }, { mac: 'fa:16:3e:00:00:01', tap: 'tap1' }], 'spec.nics[1].mac'],
+    ['nics', [{ mac: 'fa:16:3e:00:00:01', tap: 'tap0' }, { mac: 'fa:16:3e:00:00:02', tap: 'tap0' }], 'spec.nics[1].tap'],
+  ])('rejects %s = %j naming %s', (key, value, field) => {
+    const bad = { ...full, [key]: value };
+    expect(() => validateInstanceSpec(bad)).toThrow(ValidationError);
+    expect(() => validateInstanceSpec(bad)).toThrow(expect.objectContaining({ details: { field } }));
+  });
+});
+
 describe('validateStopOptions', () => {
   it.each([0, 1, 300])('accepts graceSeconds %s', (graceSeconds) => {
     expect(validateStopOptions({ graceSeconds })).toEqual({ graceSeconds });

@@ -3,7 +3,7 @@
  * they must be canonical UUIDs; sizes must be positive integers; an image is named on the host by
  * its sha256 only, so its id and URL never become paths.
  */
-import { ImageSource, InstanceSpec, SnapshotUpload, ValidationError } from '@nubo/contracts';
+import { CpuTopology, ImageSource, InstanceSpec, NicSpec, SnapshotUpload, ValidationError } from '@nubo/contracts';
 import type { ConsoleLogOptions, RebootOptions, StopOptions } from './hypervisor-driver';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -39,6 +39,16 @@ export function validateInstanceSpec(spec: unknown): InstanceSpec {
   if (s.accelerator !== undefined && s.accelerator !== 'kvm' && s.accelerator !== 'tcg') {
     throw new ValidationError('spec.accelerator must be kvm or tcg', 'spec.accelerator');
   }
+  if (s.name !== undefined) text(s.name, 'spec.name', { max: MAX_TEXT });
+  const metadata = s.metadata === undefined ? undefined : validateMetadata(s.metadata);
+  if (s.ephemeralGb !== undefined && (!Number.isInteger(s.ephemeralGb) || s.ephemeralGb < 0 || s.ephemeralGb > MAX_EPHEMERAL_GB)) {
+    throw new ValidationError(`spec.ephemeralGb must be an integer between 0 and ${MAX_EPHEMERAL_GB}`, 'spec.ephemeralGb');
+  }
+  const topology = s.topology === undefined ? undefined : validateTopology(s.topology, s.vcpus as number);
+  if (s.diskBus !== undefined && s.diskBus !== 'virtio' && s.diskBus !== 'scsi') {
+    throw new ValidationError('spec.diskBus must be virtio or scsi', 'spec.diskBus');
+  }
+  const nics = s.nics === undefined ? undefined : validateNics(s.nics);
   return {
     serverId: s.serverId as string,
     vcpus: s.vcpus as number,
@@ -46,7 +56,81 @@ export function validateInstanceSpec(spec: unknown): InstanceSpec {
     diskGb: s.diskGb as number,
     ...(image ? { image } : {}),
     ...(s.accelerator ? { accelerator: s.accelerator } : {}),
+    ...(s.name !== undefined ? { name: s.name } : {}),
+    ...(metadata ? { metadata } : {}),
+    ...(s.ephemeralGb ? { ephemeralGb: s.ephemeralGb } : {}),
+    ...(topology ? { topology } : {}),
+    ...(s.diskBus ? { diskBus: s.diskBus } : {}),
+    ...(nics ? { nics } : {}),
   };
+}
+
+/** Nova's limits on a server name, metadata keys and values. */
+const MAX_TEXT = 255;
+/** A sanity bound (Nova's default quota is 128 items); SMBIOS takes what fits, see qemu-smbios.ts. */
+export const MAX_METADATA_ITEMS = 1024;
+export const MAX_EPHEMERAL_GB = 65_536;
+export const MAX_NICS = 16;
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const TAP = /^[a-z0-9-]{1,15}$/;
+
+/**
+ * User text for QEMU (name, metadata): any Unicode up to `max` characters, but no NUL (it cannot
+ * be in an argv string) and no lone surrogate (it is not UTF-8). Everything else goes to QEMU
+ * verbatim, commas doubled (qemu-smbios.ts): newlines, quotes and leading dashes included.
+ */
+function text(value: unknown, field: string, { min = 0, max }: { min?: number; max: number }): string {
+  if (typeof value !== 'string') throw new ValidationError(`${field} must be a string`, field);
+  const length = [...value].length;
+  if (length < min || length > max) throw new ValidationError(`${field} must have ${min} to ${max} characters`, field);
+  if (/\u0000|\p{Cs}/u.test(value)) throw new ValidationError(`${field} must not contain NUL or unpaired surrogates`, field);
+  return value;
+}
+
+function validateMetadata(value: unknown): Record<string, string> {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ValidationError('spec.metadata must be an object', 'spec.metadata');
+  const entries = Object.entries(value);
+  if (entries.length > MAX_METADATA_ITEMS) throw new ValidationError(`spec.metadata has more than ${MAX_METADATA_ITEMS} items`, 'spec.metadata');
+  for (const [key, v] of entries) {
+    text(key, 'spec.metadata', { min: 1, max: MAX_TEXT });
+    text(v, `spec.metadata.${key}`, { max: MAX_TEXT });
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
+}
+
+function validateTopology(value: unknown, vcpus: number): CpuTopology {
+  const t = (value ?? {}) as Partial<CpuTopology>;
+  for (const part of ['sockets', 'cores', 'threads'] as const) positiveInt(t[part], `spec.topology.${part}`, MAX_VCPUS);
+  if (t.sockets! * t.cores! * t.threads! !== vcpus) {
+    throw new ValidationError(`spec.topology ${t.sockets}x${t.cores}x${t.threads} does not make ${vcpus} vCPUs`, 'spec.topology');
+  }
+  return { sockets: t.sockets!, cores: t.cores!, threads: t.threads! };
+}
+
+/** NICs: unicast MACs and tap names, each used once. */
+function validateNics(value: unknown): NicSpec[] {
+  if (!Array.isArray(value) || value.length > MAX_NICS) throw new ValidationError(`spec.nics must be an array of at most ${MAX_NICS}`, 'spec.nics');
+  const nics = value.map((nic: Partial<NicSpec> | null, i): NicSpec => {
+    const field = `spec.nics[${i}]`;
+    if (!nic || typeof nic !== 'object') throw new ValidationError(`${field} must be an object`, field);
+    // Bit 0 of the first octet set: a multicast (or broadcast) address, which no NIC may have.
+    if (typeof nic.mac !== 'string' || !MAC.test(nic.mac) || (parseInt(nic.mac.slice(0, 2), 16) & 1) === 1 || nic.mac === '00:00:00:00:00:00') {
+      throw new ValidationError(`${field}.mac must be a lower-case unicast MAC address`, `${field}.mac`);
+    }
+    if (typeof nic.tap !== 'string' || !TAP.test(nic.tap)) throw new ValidationError(`${field}.tap must match [a-z0-9-]{1,15}`, `${field}.tap`);
+    if (nic.mtu !== undefined && (!Number.isInteger(nic.mtu) || nic.mtu < 68 || nic.mtu > 65_535)) {
+      throw new ValidationError(`${field}.mtu must be an integer between 68 and 65535`, `${field}.mtu`);
+    }
+    return { mac: nic.mac, tap: nic.tap, ...(nic.mtu !== undefined ? { mtu: nic.mtu } : {}) };
+  });
+  for (const key of ['mac', 'tap'] as const) {
+    const seen = new Set<string>();
+    nics.forEach((nic, i) => {
+      if (seen.has(nic[key])) throw new ValidationError(`spec.nics[${i}].${key} is used twice`, `spec.nics[${i}].${key}`);
+      seen.add(nic[key]);
+    });
+  }
+  return nics;
 }
 
 export function validateImageSource(value: unknown): ImageSource {

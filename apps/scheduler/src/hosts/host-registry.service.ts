@@ -1,21 +1,15 @@
 /**
  * Hosts register themselves by heartbeat: the first one creates the host row, every later one
- * refreshes its capacity and liveness and reconciles the power state of its servers. A host
- * silent past NUBO_HOST_DOWN_AFTER_MS is marked down (fencing and evacuation come with issue #9).
+ * refreshes its capacity and liveness and reconciles the power state of its servers (through
+ * PowerSyncService, as do the server.state events). A host silent past NUBO_HOST_DOWN_AFTER_MS is
+ * marked down (fencing and evacuation come with issue #9).
  */
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import {
-  HeartbeatEvent,
-  HostHeartbeat,
-  HostState,
-  PowerState,
-  ServerStateChanged,
-  VmState,
-  subjects,
-} from '@nubo/contracts';
+import { HeartbeatEvent, HostHeartbeat, HostState, ServerStateChanged, subjects } from '@nubo/contracts';
 import { RpcServer } from '@nubo/messaging';
 import { DataSource } from 'typeorm';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
+import { PowerSyncService } from './power-sync.service';
 
 @Injectable()
 export class HostRegistryService implements OnModuleInit, OnModuleDestroy {
@@ -26,13 +20,14 @@ export class HostRegistryService implements OnModuleInit, OnModuleDestroy {
     @Inject(DataSource) private readonly db: DataSource,
     @Inject(RpcServer) private readonly rpc: RpcServer,
     @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
+    @Inject(PowerSyncService) private readonly power: PowerSyncService,
   ) {}
 
   onModuleInit(): void {
     this.rpc.onEvent(subjects.anyHeartbeat, HostHeartbeat, (hb) => this.onHeartbeat(hb));
     // QMP events reach us at once through these; heartbeats catch whatever they miss.
     this.rpc.onEvent(subjects.anyServerState, ServerStateChanged, (e) =>
-      this.observePowerState(e.hostId, e.serverId, e.powerState),
+      this.power.observe(e.hostId, e.serverId, { powerState: e.powerState, lastExit: e.lastExit }),
     );
     this.livenessTimer = setInterval(() => void this.markSilentHostsDown(), 1_000);
   }
@@ -43,34 +38,16 @@ export class HostRegistryService implements OnModuleInit, OnModuleDestroy {
 
   async onHeartbeat(hb: HeartbeatEvent): Promise<void> {
     const [row]: Array<{ state: HostState; previous: HostState | null }> = await this.db.query(
-      `INSERT INTO compute.hosts AS h (id, state, accelerator, vcpus, ram_mb, disk_gb, underlay_ip, last_heartbeat_at, agent_started_at)
-       VALUES ($1, 'up', $2, $3, $4, $5, $6, now(), $7)
+      `INSERT INTO compute.hosts AS h (id, state, accelerator, vcpus, ram_mb, disk_gb, underlay_ip, last_heartbeat_at, agent_started_at, ksm)
+       VALUES ($1, 'up', $2, $3, $4, $5, $6, now(), $7, $8::jsonb)
        ON CONFLICT (id) DO UPDATE SET accelerator = $2, vcpus = $3, ram_mb = $4, disk_gb = $5, underlay_ip = $6,
-         last_heartbeat_at = now(), agent_started_at = $7,
+         last_heartbeat_at = now(), agent_started_at = $7, ksm = $8::jsonb,
          state = CASE WHEN h.state = 'down' THEN 'up' ELSE h.state END
        RETURNING h.state, (SELECT state FROM compute.hosts WHERE id = $1) AS previous`,
-      [hb.hostId, hb.accelerator, hb.capacity.vcpus, hb.capacity.ramMb, hb.capacity.diskGb, hb.underlayIp, hb.agentStartedAt],
+      [hb.hostId, hb.accelerator, hb.capacity.vcpus, hb.capacity.ramMb, hb.capacity.diskGb, hb.underlayIp, hb.agentStartedAt, hb.capacity.ksm ?? null],
     );
     if (row.previous !== row.state) this.logger.log(`host ${hb.hostId} is ${row.state} (was ${row.previous ?? 'unknown'})`);
-    for (const instance of hb.instances) {
-      await this.observePowerState(hb.hostId, instance.serverId, instance.powerState);
-    }
-  }
-
-  /**
-   * Records what the agent observed. A server that should run but whose QEMU is gone becomes
-   * SHUTOFF (Nova's power sync does the same); a server in flight is left to its workflow.
-   */
-  async observePowerState(hostId: string, serverId: string, powerState: PowerState): Promise<void> {
-    const stopped = powerState === PowerState.Shutdown || powerState === PowerState.Crashed;
-    const result = await this.db.query(
-      `UPDATE compute.servers SET power_state = $3, updated_at = now(),
-              vm_state = CASE WHEN $4 AND vm_state = $5 AND task_state IS NULL THEN $6 ELSE vm_state END
-        WHERE id = $1 AND host_id = $2 AND deleted_at IS NULL
-          AND (power_state <> $3 OR ($4 AND vm_state = $5 AND task_state IS NULL))`,
-      [serverId, hostId, powerState, stopped, VmState.Active, VmState.Stopped],
-    );
-    if (result[1] > 0) this.logger.log(`server ${serverId} on ${hostId}: power state ${powerState}`);
+    await this.power.syncHost(hb.hostId, hb.instances);
   }
 
   private async markSilentHostsDown(): Promise<void> {

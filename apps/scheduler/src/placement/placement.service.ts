@@ -78,9 +78,16 @@ export class PlacementService {
     return { policy: group.policy, memberHosts: rows.map((r) => r.host_id) };
   }
 
-  /** Frees everything a consumer holds. Idempotent. */
+  /**
+   * Frees everything a consumer holds, and what its migration records hold (a server deleted in
+   * VERIFY_RESIZE still has its old flavor held by the resize's migration). Idempotent.
+   */
   async release(tx: EntityManager, consumerId: string): Promise<void> {
-    await tx.query(`DELETE FROM compute.allocations WHERE consumer_id = $1`, [consumerId]);
+    await tx.query(
+      `DELETE FROM compute.allocations
+        WHERE consumer_id = $1 OR consumer_id IN (SELECT id FROM compute.migrations WHERE server_id = $1)`,
+      [consumerId],
+    );
   }
 
   private async hostUsage(tx: EntityManager): Promise<HostUsage[]> {

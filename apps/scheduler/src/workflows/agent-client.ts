@@ -17,7 +17,8 @@ export class AgentClient {
     return this.send(hostId, AgentOps.destroy, { serverId }, ctx);
   }
 
-  status(hostId: string, serverId: string, ctx: Ctx): Promise<InstanceStatus> {
+  /** `timeoutMs` shortens the wait (the power sync asks while handling events). */
+  status(hostId: string, serverId: string, ctx: Ctx & { timeoutMs?: number }): Promise<InstanceStatus> {
     return this.send(hostId, AgentOps.status, { serverId }, ctx);
   }
 
@@ -43,6 +44,22 @@ export class AgentClient {
 
   snapshot(hostId: string, serverId: string, imageId: string, upload: SnapshotUpload, ctx: Ctx): Promise<SnapshotReply> {
     return this.send(hostId, AgentOps.snapshot, { serverId, imageId, upload }, ctx);
+  }
+
+  rebuild(hostId: string, spec: InstanceSpec, o: { powerOn: boolean; graceSeconds: number; preserveEphemeral: boolean }, ctx: Ctx): Promise<InstanceStatus> {
+    return this.send(hostId, AgentOps.rebuild, { serverId: spec.serverId, spec, ...o }, ctx);
+  }
+
+  resize(hostId: string, spec: InstanceSpec, o: { powerOn: boolean; graceSeconds: number }, ctx: Ctx): Promise<InstanceStatus> {
+    return this.send(hostId, AgentOps.resize, { serverId: spec.serverId, spec, ...o }, ctx);
+  }
+
+  confirmResize(hostId: string, serverId: string, ctx: Ctx): Promise<InstanceStatus> {
+    return this.send(hostId, AgentOps.confirmResize, { serverId }, ctx);
+  }
+
+  revertResize(hostId: string, serverId: string, o: { powerOn: boolean; graceSeconds: number }, ctx: Ctx): Promise<InstanceStatus> {
+    return this.send(hostId, AgentOps.revertResize, { serverId, ...o }, ctx);
   }
 
   /** Every command carries the job's id and a deadline the agent checks before acting. */

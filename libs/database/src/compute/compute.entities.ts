@@ -1,5 +1,6 @@
-import { HostState, PowerState, TaskState, VmState } from '@nubo/contracts';
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { HostState, KsmStats, PowerState, TaskState, VmState } from '@nubo/contracts';
+import { Column, Entity, PrimaryColumn, VirtualColumn } from 'typeorm';
+import { aggregateEntities, hostZoneSql } from './aggregates.entities';
 import { tenantResourceEntities } from './tenant-resources.entities';
 
 @Entity({ schema: 'compute', name: 'flavors' })
@@ -34,6 +35,8 @@ export class HostEntity {
   @Column('text', { name: 'underlay_ip', nullable: true }) underlayIp!: string | null;
   @Column('timestamptz', { name: 'last_heartbeat_at' }) lastHeartbeatAt!: Date;
   @Column('timestamptz', { name: 'agent_started_at' }) agentStartedAt!: Date;
+  /** KSM as the last heartbeat read it (contracts' KsmStats); null: the agent sent none. */
+  @Column('jsonb', { nullable: true }) ksm!: KsmStats | null;
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
 }
 
@@ -59,6 +62,12 @@ export class ServerEntity {
   @Column('timestamptz', { name: 'updated_at', default: () => 'now()' }) updatedAt!: Date;
   @Column('timestamptz', { name: 'launched_at', nullable: true }) launchedAt!: Date | null;
   @Column('timestamptz', { name: 'deleted_at', nullable: true }) deletedAt!: Date | null;
+  /** The zone asked for at create (Nova's instance.availability_zone); null: any. */
+  @Column('text', { name: 'availability_zone', nullable: true }) availabilityZone!: string | null;
+  /** An admin's "zone:host" / "zone::node" (a node is a host in Nubo); null: the scheduler chooses. */
+  @Column('text', { name: 'forced_host', nullable: true }) forcedHost!: string | null;
+  /** Read-only: the zone of the host the server is on (null: the default zone, or no host). */
+  @VirtualColumn({ type: 'text', query: (alias) => hostZoneSql(`${alias}.host_id`) }) hostAvailabilityZone?: string | null;
 }
 
 /** What a consumer (a server; later a migration) holds on a host. */
@@ -72,4 +81,4 @@ export class AllocationEntity {
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
 }
 
-export const computeEntities = [FlavorEntity, HostEntity, ServerEntity, AllocationEntity, ...tenantResourceEntities];
+export const computeEntities = [FlavorEntity, HostEntity, ServerEntity, AllocationEntity, ...tenantResourceEntities, ...aggregateEntities];

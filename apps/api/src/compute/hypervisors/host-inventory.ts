@@ -4,9 +4,13 @@
  * hosts.state and the last heartbeat.
  */
 import { HostState } from '@nubo/contracts';
+import { hostZoneSql } from '@nubo/database';
 import { EntityManager } from 'typeorm';
 
 type Db = Pick<EntityManager, 'query'>;
+
+/** Nova's default_availability_zone: the zone of a host that no aggregate puts in another. */
+export const DEFAULT_ZONE = 'nova';
 
 /** Nova's service_down_time: a host silent this long is down even if its row was not updated. */
 export const SERVICE_DOWN_AFTER_MS = 60_000;
@@ -28,6 +32,8 @@ export interface HostRow {
   runningVms: number;
   /** Servers with an operation in flight (Nova's current_workload). */
   workload: number;
+  /** The host's availability zone: its aggregates', else DEFAULT_ZONE. */
+  zone: string;
 }
 
 export interface ServiceStatus {
@@ -58,7 +64,8 @@ export async function loadHosts(db: Db, where: { hypervisorId?: number; hostId?:
             COALESCE(a.vcpus, 0)::int AS used_vcpus, COALESCE(a.ram_mb, 0)::int AS used_ram_mb,
             COALESCE(a.disk_gb, 0)::int AS used_disk_gb,
             (SELECT count(*) FROM compute.servers s WHERE s.host_id = h.id AND s.deleted_at IS NULL)::int AS running_vms,
-            (SELECT count(*) FROM compute.servers s WHERE s.host_id = h.id AND s.deleted_at IS NULL AND s.task_state IS NOT NULL)::int AS workload
+            (SELECT count(*) FROM compute.servers s WHERE s.host_id = h.id AND s.deleted_at IS NULL AND s.task_state IS NOT NULL)::int AS workload,
+            COALESCE((${hostZoneSql('h.id')}), '${DEFAULT_ZONE}') AS zone
        FROM compute.hosts h
        JOIN compute.host_numbers n ON n.host_id = h.id
        LEFT JOIN (SELECT host_id, SUM(vcpus) AS vcpus, SUM(ram_mb) AS ram_mb, SUM(disk_gb) AS disk_gb
@@ -83,5 +90,6 @@ export async function loadHosts(db: Db, where: { hypervisorId?: number; hostId?:
     usedDiskGb: r.used_disk_gb,
     runningVms: r.running_vms,
     workload: r.workload,
+    zone: r.zone,
   }));
 }

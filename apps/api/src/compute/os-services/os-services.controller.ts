@@ -19,7 +19,7 @@ export function serviceView(h: HostRow, now: Date) {
     id: h.hypervisorId,
     binary: COMPUTE_BINARY,
     host: h.id,
-    zone: 'nova',
+    zone: h.zone,
     status: s.status,
     state: s.state,
     updated_at: novaTime(h.lastHeartbeatAt),

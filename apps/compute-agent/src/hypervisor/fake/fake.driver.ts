@@ -3,7 +3,7 @@
  * (many agents, no QEMU). Instances live in a `FakeHost` that outlives driver objects, so a
  * "restarted agent" (a new driver on the same host) can adopt them.
  */
-import { ConflictError, InstanceSpec, InstanceStatus, NotFoundError, PowerState } from '@nubo/contracts';
+import { BalloonInfo, ConflictError, InstanceSpec, InstanceStatus, NotFoundError, PowerState } from '@nubo/contracts';
 import {
   Accelerator,
   ConsoleLogOptions,
@@ -27,6 +27,10 @@ import {
   validateStopOptions,
 } from '../instance-spec';
 import { PowerOp, planPowerOp } from '../power-transitions';
+import { FakeBalloons } from './fake-balloon';
+import { RebuildOptions, ResizeOptions } from '../hypervisor-driver';
+import { validateRebuildOptions, validateResizeOptions } from '../rebuild-resize-options';
+import { FakeRebuildResize } from './fake-rebuild-resize';
 
 interface FakeInstance {
   spec: InstanceSpec;
@@ -67,6 +71,14 @@ export class FakeDriver implements HypervisorDriver {
   private failures: Error[] = [];
   private readonly opFailures = new Map<PowerOp, Error[]>();
   private readonly snapshotFailures: Error[] = [];
+  private readonly balloons = new FakeBalloons((id) => (this.tracked.has(id) ? this.host.instances.get(id) : undefined));
+  /** Rebuild and resize; tests inject failures and read disk generations through it. */
+  readonly rebuildResize = new FakeRebuildResize({
+    find: (id) => (this.tracked.has(id) ? this.host.instances.get(id) : undefined),
+    allocatePid: () => this.host.allocatePid(),
+    events: this.events,
+    record: (entry) => this.calls.push(entry),
+  });
 
   constructor(options: FakeDriverOptions = {}) {
     this.host = options.host ?? new FakeHost();
@@ -237,6 +249,30 @@ export class FakeDriver implements HypervisorDriver {
   /** The next snapshot fails (after its delay). */
   failNextSnapshot(error: Error = new Error('injected failure')): void {
     this.snapshotFailures.push(error);
+  }
+
+  async balloonInfo(serverId: string): Promise<BalloonInfo> {
+    return this.balloons.info(assertServerId(serverId));
+  }
+
+  async balloonSet(serverId: string, options: { targetBytes: number }): Promise<BalloonInfo> {
+    return this.balloons.set(assertServerId(serverId), options?.targetBytes);
+  }
+
+  async rebuild(spec: InstanceSpec, options: RebuildOptions): Promise<InstanceStatus> {
+    return this.rebuildResize.rebuild(validateInstanceSpec(spec), validateRebuildOptions(options));
+  }
+
+  async resize(spec: InstanceSpec, options: ResizeOptions): Promise<InstanceStatus> {
+    return this.rebuildResize.resize(validateInstanceSpec(spec), validateResizeOptions(options));
+  }
+
+  async confirmResize(serverId: string): Promise<InstanceStatus> {
+    return this.rebuildResize.confirmResize(assertServerId(serverId));
+  }
+
+  async revertResize(serverId: string, options: ResizeOptions): Promise<InstanceStatus> {
+    return this.rebuildResize.revertResize(assertServerId(serverId), validateResizeOptions(options));
   }
 
   async imageCacheStats(): Promise<ImageCacheStats> {

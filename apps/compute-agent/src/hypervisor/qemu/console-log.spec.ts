@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { consoleTail, readConsoleLog } from './console-log';
+import { consoleTail, readConsoleLog, trimConsoleLog } from './console-log';
 
 describe('consoleTail', () => {
   const log = Buffer.from('one\ntwo\nthree\n');
@@ -44,5 +44,25 @@ describe('readConsoleLog', () => {
     writeFileSync(path, `${'x'.repeat(100)}\nline-1\nline-2\n`);
     await expect(readConsoleLog(path, { maxBytes: 10 })).resolves.toBe('line-2\n');
     await expect(readConsoleLog(path, { lines: 2 })).resolves.toBe('line-1\nline-2\n');
+  });
+});
+
+describe('trimConsoleLog', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nubo-console-trim-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps the tail of a log past the threshold', async () => {
+    const path = join(dir, 'big.log');
+    writeFileSync(path, 'a'.repeat(100) + 'b'.repeat(20));
+    expect(await trimConsoleLog(path, { keepBytes: 20, atBytes: 64 })).toBe(true);
+    expect(readFileSync(path, 'utf8')).toBe('b'.repeat(20));
+  });
+
+  it('leaves a small log and a missing one alone', async () => {
+    const path = join(dir, 'small.log');
+    writeFileSync(path, 'booted\n');
+    expect(await trimConsoleLog(path, { keepBytes: 4, atBytes: 64 })).toBe(false);
+    expect(readFileSync(path, 'utf8')).toBe('booted\n');
+    expect(await trimConsoleLog(join(dir, 'none.log'))).toBe(false);
   });
 });

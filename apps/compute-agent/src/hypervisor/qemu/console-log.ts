@@ -1,9 +1,10 @@
 /**
- * The serial console log of an instance (QEMU's `file` chardev), as Nova's os-getConsoleOutput
+ * The serial console log of an instance (the serial socket chardev's `logfile`, appended across
+ * QEMU restarts and trimmed at each start), as Nova's os-getConsoleOutput
  * answers it: the last bytes of the file (capped, so a reply fits in one NATS message), the last
  * `lines` of those, and no control characters but tab and newline.
  */
-import { open } from 'node:fs/promises';
+import { open, rename, stat, writeFile } from 'node:fs/promises';
 
 /** Nova's libvirt driver keeps 100 KiB; a NATS message holds 1 MiB, JSON escaping included. */
 export const MAX_CONSOLE_BYTES = 256 * 1024;
@@ -50,4 +51,29 @@ export async function readConsoleLog(path: string, options: { lines?: number; ma
   } finally {
     await handle.close();
   }
+}
+
+/** A log past this size is cut down to its last MAX_CONSOLE_BYTES when QEMU starts again. */
+export const TRIM_CONSOLE_AT_BYTES = 4 * MAX_CONSOLE_BYTES;
+
+/**
+ * Keeps a console log that grows across restarts bounded: called before QEMU starts (QEMU holds
+ * it open while it runs). Keeps the tail that os-getConsoleOutput can show; a missing file is fine.
+ */
+export async function trimConsoleLog(path: string, options: { keepBytes?: number; atBytes?: number } = {}): Promise<boolean> {
+  const keep = options.keepBytes ?? MAX_CONSOLE_BYTES;
+  const size = await stat(path).then((s) => s.size, () => 0);
+  if (size <= (options.atBytes ?? TRIM_CONSOLE_AT_BYTES)) return false;
+  const handle = await open(path, 'r');
+  let tail: Buffer;
+  try {
+    tail = Buffer.alloc(keep);
+    const { bytesRead } = await handle.read(tail, 0, keep, size - keep);
+    tail = tail.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+  await writeFile(`${path}.tmp`, tail);
+  await rename(`${path}.tmp`, path);
+  return true;
 }

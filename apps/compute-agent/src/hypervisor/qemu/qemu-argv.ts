@@ -1,12 +1,27 @@
 /**
  * Builds QEMU's argv from a typed spec. Pure: no I/O, no environment, same input -> same argv
- * (checked by a golden file). No user text reaches the argv: the guest name is derived from the
- * server id, and paths are escaped where QEMU parses them as option syntax.
+ * (checked by golden files). QEMU's process is named after the server id (`-name guest=nubo-<id>`,
+ * which tests and adoption look for); the display name and metadata reach QEMU only as SMBIOS
+ * strings with commas doubled (qemu-smbios.ts). Paths are escaped the same way where QEMU parses
+ * option syntax, or written as JSON (-blockdev); MACs and tap names are validated to need nothing.
+ *
+ * Devices: q35, virtio disk(s), the serial console on a UNIX socket that QEMU also logs to a
+ * file, VNC on a UNIX socket only (never TCP; the directory's mode is its access control), a VGA
+ * for VNC to show, pvpanic with `-action panic=shutdown` (a panicking guest ends with SHUTDOWN
+ * reason guest-panic), and a balloon `balloon0` that deflates when the guest runs out of memory.
  */
 import { InstanceSpec } from '@nubo/contracts';
 import { join } from 'node:path';
 import { Accelerator } from '../hypervisor-driver';
 import { assertServerId, validateInstanceSpec } from '../instance-spec';
+import { nicArgs } from './qemu-nic-argv';
+import { assertSafePath, escapeOptionValue } from './qemu-option-syntax';
+import { smbiosArgs } from './qemu-smbios';
+import { BaseImage, firstNicBootIndex, storageArgs } from './qemu-storage-argv';
+
+export { escapeOptionValue } from './qemu-option-syntax';
+export { NODE } from './qemu-storage-argv';
+export type { BaseImage } from './qemu-storage-argv';
 
 /** Files of one instance, all inside its directory. */
 export interface InstancePaths {
@@ -16,11 +31,18 @@ export interface InstancePaths {
   qmp: string;
   /** A second monitor for operators and tests (like `virsh qemu-monitor-command`). */
   qmpOps: string;
+  /** The serial console's log file (QEMU appends to it across starts). */
   console: string;
+  /** The serial console itself: a UNIX socket QEMU listens on (a client types into the guest). */
+  serial: string;
+  /** The VNC server: a UNIX socket only, so the directory's mode decides who may connect. */
+  vnc: string;
   pidfile: string;
   stderr: string;
   /** The server's root disk: a qcow2 overlay on a cached base image. */
   disk: string;
+  /** The flavor's ephemeral disk: a standalone qcow2 made on first start, kept until destroy. */
+  ephemeral: string;
   /** Guest RAM of a suspended instance (QEMU's migration stream), and its name while written. */
   memorySave: string;
   memorySaveTmp: string;
@@ -32,12 +54,6 @@ export interface InstancePaths {
   snapshot: string;
 }
 
-/** The base image under a server's disk, as the cache holds it. */
-export interface BaseImage {
-  path: string;
-  format: 'raw' | 'qcow2' | 'iso';
-}
-
 export interface QemuArgvOptions {
   spec: InstanceSpec;
   paths: InstancePaths;
@@ -47,22 +63,6 @@ export interface QemuArgvOptions {
   /** Starts QEMU waiting for a migration stream (resume); its vCPUs stay stopped until `cont`. */
   incoming?: boolean;
 }
-
-/**
- * Block node names. Fixed strings: nothing from a client names a node. The whole chain is given
- * explicitly (base read-only, `backing: null` under it) so QEMU never follows a backing file name
- * written in an image header.
- */
-export const NODE = {
-  baseFile: 'nubo-base-file',
-  base: 'nubo-base',
-  diskFile: 'nubo-disk-file',
-  disk: 'nubo-disk',
-  cdromFile: 'nubo-cdrom-file',
-  cdrom: 'nubo-cdrom',
-  /** The target of a snapshot's blockdev-backup, added and removed at run time. */
-  snapshot: 'nubo-snapshot',
-} as const;
 
 /** A named, migratable CPU model: `-cpu host` fails on nested KVM and blocks migration. */
 export const CPU_MODEL = 'qemu64';
@@ -84,9 +84,12 @@ export function instancePaths(stateDir: string, serverId: string): InstancePaths
     qmp: join(dir, 'qmp.sock'),
     qmpOps: join(dir, 'qmp-ops.sock'),
     console: join(dir, 'console.log'),
+    serial: join(dir, 'serial.sock'),
+    vnc: join(dir, 'vnc.sock'),
     pidfile: join(dir, 'qemu.pid'),
     stderr: join(dir, 'qemu-stderr.log'),
     disk: join(dir, 'disk.qcow2'),
+    ephemeral: join(dir, 'ephemeral.qcow2'),
     memorySave: join(dir, 'memory.save'),
     memorySaveTmp: join(dir, 'memory.save.tmp'),
     saveSock: join(dir, 'save.sock'),
@@ -95,22 +98,23 @@ export function instancePaths(stateDir: string, serverId: string): InstancePaths
   };
 }
 
+/** Every UNIX socket of an instance: each must fit in a socket address. */
+export function socketsOf(paths: InstancePaths): string[] {
+  return [paths.qmp, paths.qmpOps, paths.serial, paths.vnc, paths.saveSock, paths.restoreSock];
+}
+
 /** Longest state dir whose instance sockets still fit in a UNIX socket address. */
 export function maxStateDirLength(): number {
   const probe = instancePaths('/', '00000000-0000-0000-0000-000000000000');
-  return MAX_UNIX_SOCKET_PATH - Buffer.byteLength(probe.qmpOps);
-}
-
-/** QEMU splits option values on commas; a literal comma is written twice. */
-export function escapeOptionValue(value: string): string {
-  return value.replace(/,/g, ',,');
+  return MAX_UNIX_SOCKET_PATH - Math.max(...socketsOf(probe).map((socket) => Buffer.byteLength(socket)));
 }
 
 export function buildQemuArgv(options: QemuArgvOptions): string[] {
   const spec = validateInstanceSpec(options.spec);
   const { paths, accelerator } = options;
-  for (const path of [paths.qmp, paths.qmpOps, paths.console, paths.pidfile, paths.disk]) assertSafePath(path);
-  for (const socket of [paths.qmp, paths.qmpOps, paths.saveSock, paths.restoreSock]) {
+  for (const path of [paths.console, paths.pidfile]) assertSafePath(path);
+  for (const socket of socketsOf(paths)) {
+    assertSafePath(socket);
     if (Buffer.byteLength(socket) > MAX_UNIX_SOCKET_PATH) {
       throw new Error(`UNIX socket path too long (${Buffer.byteLength(socket)} > ${MAX_UNIX_SOCKET_PATH} bytes): ${socket}`);
     }
@@ -124,49 +128,27 @@ export function buildQemuArgv(options: QemuArgvOptions): string[] {
     '-machine', 'q35',
     '-accel', accelerator,
     '-cpu', CPU_MODEL,
-    '-smp', String(spec.vcpus),
+    '-smp', spec.topology ? `${spec.vcpus},sockets=${spec.topology.sockets},cores=${spec.topology.cores},threads=${spec.topology.threads}` : String(spec.vcpus),
     '-m', `${spec.ramMb}M`,
+    ...smbiosArgs(spec),
     '-display', 'none',
     ...qmpMonitor('qmp', paths.qmp),
     ...qmpMonitor('qmp-ops', paths.qmpOps),
-    '-chardev', `file,id=serial0,path=${escapeOptionValue(paths.console)}`,
+    // QEMU logs what the guest writes even while no client is connected.
+    '-chardev', `socket,id=serial0,path=${escapeOptionValue(paths.serial)},server=on,wait=off,logfile=${escapeOptionValue(paths.console)},logappend=on`,
     '-serial', 'chardev:serial0',
-    ...storage(spec, paths, options.image),
+    // `vnc=` named explicitly: as the implied first key, a '=' in the path would split it.
+    '-vnc', `vnc=unix:${escapeOptionValue(paths.vnc)}`,
+    '-device', 'VGA,id=video0',
+    ...storageArgs(spec, paths, options.image),
+    ...nicArgs(spec.nics, firstNicBootIndex(spec)),
+    '-device', 'pvpanic,id=panic0',
+    '-action', 'panic=shutdown',
+    '-device', 'virtio-balloon-pci,id=balloon0,deflate-on-oom=on',
     // -pidfile takes a plain file name, not option syntax: no escaping.
     '-pidfile', paths.pidfile,
     '-sandbox', SANDBOX,
     ...(options.incoming ? ['-incoming', 'defer'] : []),
-  ];
-}
-
-/**
- * The root disk (overlay -> base) on virtio-blk, or an ISO as a read-only CD-ROM on the q35's
- * built-in AHCI. -blockdev takes JSON, so paths are JSON strings: no comma escaping to get wrong.
- */
-function storage(spec: InstanceSpec, paths: InstancePaths, image: BaseImage | undefined): string[] {
-  if (!spec.image) return [];
-  if (!image || image.format !== spec.image.diskFormat) throw new Error('the cached image of spec.image is required');
-  assertSafePath(image.path);
-  const blockdev = (node: Record<string, unknown>) => ['-blockdev', JSON.stringify(node)];
-  if (image.format === 'iso') {
-    return [
-      ...blockdev({ driver: 'file', filename: image.path, 'node-name': NODE.cdromFile, 'read-only': true }),
-      ...blockdev({ driver: 'raw', file: NODE.cdromFile, 'node-name': NODE.cdrom, 'read-only': true }),
-      '-device', `ide-cd,drive=${NODE.cdrom},bus=ide.0,id=cdrom0,bootindex=1`,
-    ];
-  }
-  return [
-    ...blockdev({ driver: 'file', filename: image.path, 'node-name': NODE.baseFile, 'read-only': true }),
-    ...blockdev({
-      driver: image.format,
-      file: NODE.baseFile,
-      'node-name': NODE.base,
-      'read-only': true,
-      ...(image.format === 'qcow2' ? { backing: null } : {}),
-    }),
-    ...blockdev({ driver: 'file', filename: paths.disk, 'node-name': NODE.diskFile }),
-    ...blockdev({ driver: 'qcow2', file: NODE.diskFile, backing: NODE.base, 'node-name': NODE.disk }),
-    '-device', `virtio-blk-pci,drive=${NODE.disk},id=disk0,bootindex=1`,
   ];
 }
 
@@ -175,10 +157,4 @@ function qmpMonitor(id: string, path: string): string[] {
     '-chardev', `socket,id=${id},path=${escapeOptionValue(path)},server=on,wait=off`,
     '-mon', `chardev=${id},mode=control`,
   ];
-}
-
-/** Control characters would survive escaping and make QEMU's error messages and logs lie. */
-function assertSafePath(path: string): void {
-  if (!path.startsWith('/')) throw new Error(`path must be absolute: ${path}`);
-  if (/[\u0000-\u001f\u007f]/.test(path)) throw new Error('path contains control characters');
 }

@@ -2,16 +2,21 @@
  * The QEMU driver's table of instances: what it knows of each (pid, monitor, power state), how
  * monitor events and process exits become power-state changes, and how an instance left by a
  * previous agent is found again from its directory. The directory is the only durable state:
- * spec.json, qemu.pid (checked against /proc), memory.save (the instance is suspended).
+ * spec.json, qemu.pid (checked against /proc), memory.save (the instance is suspended),
+ * last-exit.json (why its QEMU last ended, see qemu-exit.ts).
  */
 import { Logger } from '@nestjs/common';
-import { InstanceSpec, InstanceStatus, PowerState } from '@nubo/contracts';
+import { InstanceExit, InstanceSpec, InstanceStatus, PowerState } from '@nubo/contracts';
 import { existsSync, readFileSync } from 'node:fs';
 import { PowerStateEmitter } from '../hypervisor-driver';
 import { validateInstanceSpec } from '../instance-spec';
 import { InstancePaths, instancePaths } from './qemu-argv';
-import { QemuMonitor, powerStateOf } from './qemu-monitor';
-import { isAlive, readPidfile, waitForExit } from './qemu-process';
+import { causeOfShutdown, classifyExit, clearLastExit, foundDeadExit, readLastExit, writeLastExit } from './qemu-exit';
+import { MonitorPowerEvent, QemuMonitor, powerStateOf } from './qemu-monitor';
+import { QemuExit, findQemuPids, isAlive, readPidfile, sleep, waitForExit } from './qemu-process';
+
+/** How long the end of a process waits for its exit status (Node reaps it as SIGCHLD arrives). */
+const EXIT_STATUS_WAIT_MS = 1_000;
 
 export interface QemuInstance {
   serverId: string;
@@ -28,6 +33,15 @@ export interface QemuInstance {
    * and the process's exit are recorded but not announced; the operation announces where it ended.
    */
   quiet: boolean;
+  /** The exit status of a QEMU this agent started; absent for an adopted one (init reaps it). */
+  exitStatus?: Promise<QemuExit>;
+  /** What the current process said before it ended: its SHUTDOWN reason, GUEST_PANICKED. */
+  shutdownReason?: string;
+  panicked?: boolean;
+  /** Why the last process ended (also in last-exit.json); cleared when a new one runs. */
+  lastExit?: InstanceExit;
+  /** The end of the current process is classified already (it is reported once). */
+  exitKnown?: boolean;
 }
 
 export class QemuInstances {
@@ -57,12 +71,15 @@ export class QemuInstances {
     return existsSync(this.paths(serverId).dir) ? this.adopt(serverId) : undefined;
   }
 
-  /** Tracks a freshly started QEMU of `spec`. */
-  track(spec: InstanceSpec, pid: number, monitor: QemuMonitor, qmpStatus: string): QemuInstance {
+  /** Tracks a freshly started QEMU of `spec`; `exitStatus` when this agent is its parent. */
+  track(spec: InstanceSpec, pid: number, monitor: QemuMonitor, qmpStatus: string, exitStatus?: Promise<QemuExit>): QemuInstance {
     const existing = this.map.get(spec.serverId);
     if (existing?.monitor && existing.monitor !== monitor) this.detach(existing);
     const instance: QemuInstance = existing ?? { serverId: spec.serverId, paths: this.paths(spec.serverId), powerState: PowerState.NoState, quiet: false };
-    Object.assign(instance, { spec, pid, qmpStatus });
+    Object.assign(instance, { spec, pid, qmpStatus, exitStatus, shutdownReason: undefined, panicked: false, exitKnown: false });
+    // A new process runs: the end of the last one is history.
+    instance.lastExit = undefined;
+    clearLastExit(instance.paths.dir);
     this.map.set(spec.serverId, instance);
     this.attach(instance, monitor);
     return instance;
@@ -76,14 +93,23 @@ export class QemuInstances {
   /** Finds an instance from its directory: a live QEMU is watched again, a dead one marked gone. */
   async adopt(serverId: string): Promise<QemuInstance> {
     const paths = this.paths(serverId);
-    const pid = readPidfile(paths.pidfile);
-    const instance: QemuInstance = { serverId, paths, spec: readSpec(paths.spec), pid, powerState: PowerState.NoState, quiet: false };
+    let pid = readPidfile(paths.pidfile);
+    // No pidfile yet, or a stale one: a QEMU started by an agent that died at once may still run.
+    if (!isAlive(pid, serverId)) pid = findQemuPids(paths.pidfile).find((p) => isAlive(p, serverId)) ?? pid;
+    const lastExit = readLastExit(paths.dir);
+    const instance: QemuInstance = { serverId, paths, spec: readSpec(paths.spec), pid, powerState: PowerState.NoState, quiet: false, lastExit, exitKnown: true };
     this.map.set(serverId, instance);
     if (!isAlive(pid, serverId)) {
-      this.logger.warn(`adopt: serverId=${serverId} has no live QEMU; reporting it ${this.goneState(instance)}`);
-      this.markGone(instance, 'found-dead');
+      this.logger.warn(`adopt: serverId=${serverId} has no live QEMU; reporting it ${this.goneState(instance)} (${lastExit?.cause ?? 'found-dead'})`);
+      // Nobody watched it end unless an earlier agent recorded why.
+      this.markGone(instance, 'found-dead', lastExit ? undefined : foundDeadExit());
       return instance;
     }
+    if (lastExit) {
+      instance.lastExit = undefined;
+      clearLastExit(paths.dir);
+    }
+    instance.exitKnown = false;
     try {
       const monitor = await QemuMonitor.connect(paths.qmp, serverId, {
         timeoutMs: 5_000,
@@ -103,7 +129,7 @@ export class QemuInstances {
   /** True when the instance's QEMU runs; otherwise marks it gone. */
   refresh(instance: QemuInstance, reason = 'process-exited'): boolean {
     if (isAlive(instance.pid, instance.serverId)) return true;
-    this.markGone(instance, reason);
+    this.ended(instance, reason);
     return false;
   }
 
@@ -134,12 +160,7 @@ export class QemuInstances {
 
   attach(instance: QemuInstance, monitor: QemuMonitor): void {
     instance.monitor = monitor;
-    monitor.on('power', ({ powerState, reason, runState }) => {
-      if (runState) instance.qmpStatus = runState;
-      if (instance.quiet) return;
-      // A reset keeps the VM running but is news to the control plane.
-      this.setPowerState(instance, powerState, reason, { force: reason.startsWith('RESET') });
-    });
+    monitor.on('power', (event) => this.onPowerEvent(instance, event));
     monitor.once('closed', () => void this.onMonitorClosed(instance, monitor));
   }
 
@@ -150,18 +171,30 @@ export class QemuInstances {
     monitor?.close();
   }
 
-  /** The process is gone: `suspended` when its RAM is saved, else `shutdown`. */
-  markGone(instance: QemuInstance, reason: string): void {
+  /**
+   * The process is gone: `suspended` when its RAM is saved, else `shutdown`. `exit` says why (an
+   * operation of the agent passes its own verdict); without one the last verdict stands.
+   */
+  markGone(instance: QemuInstance, reason: string, exit?: InstanceExit): void {
     instance.pid = undefined;
     instance.qmpStatus = undefined;
-    this.setPowerState(instance, this.goneState(instance), reason);
+    if (exit) this.recordExit(instance, exit);
+    this.setPowerState(instance, this.goneState(instance), reason, { force: exit !== undefined });
+  }
+
+  /** Records why the last process ended, in memory and in the instance directory. */
+  recordExit(instance: QemuInstance, exit: InstanceExit): void {
+    instance.lastExit = exit;
+    instance.exitKnown = true;
+    writeLastExit(instance.paths.dir, exit);
+    this.logger.log(`serverId=${instance.serverId} QEMU ended: ${exit.cause} (${exit.detail})`);
   }
 
   setPowerState(instance: QemuInstance, powerState: PowerState, reason: string, options: { force?: boolean } = {}): void {
     if (instance.powerState === powerState && !options.force) return;
     instance.powerState = powerState;
     this.logger.log(`serverId=${instance.serverId} is ${powerState} (${reason})`);
-    this.events.emit(instance.serverId, powerState, reason);
+    this.events.emit(instance.serverId, powerState, reason, instance.lastExit);
   }
 
   snapshot(instance: QemuInstance): InstanceStatus {
@@ -170,6 +203,7 @@ export class QemuInstances {
       powerState: instance.powerState,
       ...(instance.qmpStatus ? { qmpStatus: instance.qmpStatus } : {}),
       ...(instance.pid ? { pid: instance.pid } : {}),
+      ...(instance.lastExit ? { lastExit: instance.lastExit } : {}),
     };
   }
 
@@ -182,6 +216,30 @@ export class QemuInstances {
     return existsSync(instance.paths.memorySave) ? PowerState.Suspended : PowerState.Shutdown;
   }
 
+  private onPowerEvent(instance: QemuInstance, event: MonitorPowerEvent): void {
+    const { powerState, reason, runState } = event;
+    if (runState) instance.qmpStatus = runState;
+    if (event.event === 'SHUTDOWN') instance.shutdownReason = event.eventReason ?? 'unknown';
+    if (event.event === 'GUEST_PANICKED') instance.panicked = true;
+    if (instance.quiet) return;
+    if (event.event === 'SHUTDOWN') {
+      // The guest powered off or panicked: QEMU exits next, and why is known now. Any other
+      // SHUTDOWN (a signal, a quit from someone else) waits for the exit status.
+      if (!causeOfShutdown(instance.shutdownReason)) return;
+      this.recordExit(instance, classifyExit(instance));
+      this.setPowerState(instance, powerState, reason, { force: true });
+      return;
+    }
+    // A reset keeps the VM running but is news to the control plane.
+    this.setPowerState(instance, powerState, reason, { force: reason.startsWith('RESET') });
+  }
+
+  /** The process ended with no operation of the agent behind it: say why, once. */
+  private ended(instance: QemuInstance, reason: string, status?: QemuExit): void {
+    const exit = instance.exitKnown ? undefined : classifyExit({ ...instance, status });
+    this.markGone(instance, reason, exit);
+  }
+
   private async onMonitorClosed(instance: QemuInstance, monitor: QemuMonitor): Promise<void> {
     // A monitor the agent let go of, or one of a process since replaced: not news.
     if (instance.monitor !== monitor) return;
@@ -190,7 +248,8 @@ export class QemuInstances {
     // QEMU closes its sockets as it exits; give it a moment to be gone.
     const pid = instance.pid;
     if (await waitForExit(pid, instance.serverId, 3_000)) {
-      if (instance.pid === pid && !instance.quiet) this.markGone(instance, 'process-exited');
+      const status = await settled(instance.exitStatus, EXIT_STATUS_WAIT_MS);
+      if (instance.pid === pid && !instance.quiet) this.ended(instance, 'process-exited', status);
     } else {
       this.logger.warn(`QMP of serverId=${instance.serverId} closed while QEMU runs; will reconnect on next status`);
     }
@@ -203,6 +262,12 @@ export class QemuInstances {
       this.logger.warn(`QMP of serverId=${instance.serverId} unreachable: ${(error as Error).message}`);
     }
   }
+}
+
+/** The value of `promise` if it settles within `ms`, else undefined. */
+async function settled<T>(promise: Promise<T> | undefined, ms: number): Promise<T | undefined> {
+  if (!promise) return undefined;
+  return Promise.race([promise, sleep(ms).then(() => undefined)]);
 }
 
 function readSpec(path: string): InstanceSpec | undefined {

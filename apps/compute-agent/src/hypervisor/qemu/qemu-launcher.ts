@@ -7,14 +7,17 @@
 import { Logger } from '@nestjs/common';
 import { InstanceSpec } from '@nubo/contracts';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { Accelerator, HypervisorError } from '../hypervisor-driver';
 import { chooseAccelerator } from './accelerator';
 import { ImageCache, ImageLease } from './image-cache';
-import { BaseImage, InstancePaths, buildQemuArgv } from './qemu-argv';
-import { createOverlay } from './qemu-img';
+import { InstanceAccess } from './instance-access';
+import { trimConsoleLog } from './console-log';
+import { BaseImage, InstancePaths, buildQemuArgv, socketsOf } from './qemu-argv';
+import { createBlankQcow2, createOverlay } from './qemu-img';
 import { QemuMonitor } from './qemu-monitor';
-import { LaunchedQemu, killQemu, launchQemu, readPidfile, signalQemu, stderrTail, waitForExit } from './qemu-process';
+import { QemuUser, dropPrivilegesCommand, findExecutable, resolveQemuUser } from './qemu-user';
+import { LaunchedQemu, QemuExit, findQemuPids, isAlive, killQemu, launchQemu, readPidfile, signalQemu, stderrTail, waitForExit } from './qemu-process';
 
 export interface QemuLauncherOptions {
   /** The host's default; a spec's own accelerator (from its image) wins. */
@@ -27,6 +30,11 @@ export interface QemuLauncherOptions {
   startTimeoutMs?: number;
   /** Time QEMU has to exit after `quit` before it gets SIGKILL. */
   quitTimeoutMs?: number;
+  /**
+   * The user QEMU runs as (qemu-user.ts): absent, nubo-qemu when it exists and the agent is root;
+   * '' for none (QEMU runs as the agent).
+   */
+  qemuUser?: string;
 }
 
 export interface LaunchOptions {
@@ -40,21 +48,30 @@ export interface Started {
   pid: number;
   monitor: QemuMonitor;
   qmpStatus: string;
+  /** Resolves with QEMU's exit status (the agent is its parent). */
+  exitStatus?: Promise<QemuExit>;
 }
 
 const GiB = 2 ** 30;
 
 export class QemuLauncher {
   private readonly logger = new Logger(QemuLauncher.name);
+  /** Who owns what QEMU opens (shared with snapshot and suspend, which hand files to QEMU). */
+  readonly access: InstanceAccess;
 
   constructor(
     private readonly options: QemuLauncherOptions,
     readonly images: ImageCache,
-  ) {}
+  ) {
+    this.access = new InstanceAccess(resolveQemuUser(options.qemuUser));
+  }
 
   /** Starts QEMU for `spec`; on failure kills what it started, cleans up, and throws `HypervisorError(op)`. */
   async launch(op: string, spec: InstanceSpec, paths: InstancePaths, options: LaunchOptions): Promise<Started> {
     const id = spec.serverId;
+    // Never a second QEMU on one instance (a first one the agent lost track of still has the disk).
+    const running = findQemuPids(paths.pidfile).filter((pid) => isAlive(pid, id));
+    if (running.length) throw new HypervisorError(op, id, `a QEMU of this instance already runs (pid ${running.join(', ')})`);
     let launched: LaunchedQemu | undefined;
     let monitor: QemuMonitor | undefined;
     // Leased until QEMU runs on it: the cache's sweep must not take a base nothing names yet.
@@ -65,13 +82,18 @@ export class QemuLauncher {
       image = spec.image ? await this.images.lease(spec.image) : undefined;
       const argv = buildQemuArgv({ spec, paths, accelerator, image, incoming: options.incoming });
       if (options.fresh) await rm(paths.dir, { recursive: true, force: true });
-      await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+      await this.access.prepareInstanceDir(paths);
+      await trimConsoleLog(paths.console);
       // Leftovers of a dead QEMU (stale sockets, pidfile) must not be mistaken for the new one.
-      for (const stale of [paths.qmp, paths.qmpOps, paths.pidfile, paths.saveSock, paths.restoreSock]) await rm(stale, { force: true });
+      for (const stale of [...socketsOf(paths), paths.pidfile]) await rm(stale, { force: true });
       await writeFile(`${paths.spec}.tmp`, `${JSON.stringify(spec, null, 2)}\n`);
       await rename(`${paths.spec}.tmp`, paths.spec);
       if (image) await this.prepareDisk(spec, paths, image);
-      launched = await launchQemu({ binary: this.binary, argv, netns: this.options.netns, stderrPath: paths.stderr });
+      await this.prepareEphemeral(spec, paths);
+      const runAs = this.access.runAsFor(accelerator, id);
+      if (image) await this.access.shareReadOnly(image.path, paths);
+      await this.access.handOver(paths.disk, paths.ephemeral, paths.console);
+      launched = await launchQemu({ ...this.command(argv, runAs), netns: this.options.netns, stderrPath: paths.stderr });
       const child = launched;
       monitor = await QemuMonitor.connect(paths.qmp, id, {
         timeoutMs: this.options.startTimeoutMs ?? 30_000,
@@ -81,8 +103,8 @@ export class QemuLauncher {
       const expected = options.incoming ? 'inmigrate' : 'running';
       if (status.status !== expected) throw new Error(`QEMU is ${status.status} after start, not ${expected}`);
       const pid = readPidfile(paths.pidfile) ?? launched.pid;
-      this.logger.log(`${op}: started QEMU of serverId=${id} pid=${pid} accel=${accelerator}${this.netnsNote()}`);
-      return { pid, monitor, qmpStatus: status.status };
+      this.logger.log(`${op}: started QEMU of serverId=${id} pid=${pid} accel=${accelerator} user=${runAs?.name ?? 'agent'}${this.netnsNote()}`);
+      return { pid, monitor, qmpStatus: status.status, ...(pid === launched.pid ? { exitStatus: launched.exited } : {}) };
     } catch (error) {
       const tail = launched ? await stderrTail(paths.stderr) : '';
       monitor?.close();
@@ -115,6 +137,27 @@ export class QemuLauncher {
     const sizeBytes = Math.max(spec.diskGb * GiB, image.virtualSize);
     await createOverlay({ base: image.path, baseFormat: image.format, overlay: tmp, sizeBytes });
     await rename(tmp, paths.disk);
+  }
+
+  /**
+   * The flavor's ephemeral disk: a blank qcow2 made on the first start, explicit format, kept by
+   * every later start (stop/start, suspend/resume, agent restart); destroy removes the directory.
+   */
+  private async prepareEphemeral(spec: InstanceSpec, paths: InstancePaths): Promise<void> {
+    if (!spec.ephemeralGb || existsSync(paths.ephemeral)) return;
+    const tmp = `${paths.ephemeral}.tmp`;
+    await createBlankQcow2(tmp, spec.ephemeralGb * GiB);
+    await rename(tmp, paths.ephemeral);
+  }
+
+  /** QEMU's command: as the agent, or dropped to `runAs` first (setpriv, see qemu-user.ts). */
+  private command(argv: string[], runAs: QemuUser | undefined): { binary: string; argv: string[] } {
+    if (!runAs) return { binary: this.binary, argv };
+    // setpriv would only report a missing QEMU after the fork: say it the way spawn does.
+    const binary = findExecutable(this.binary);
+    if (!binary) throw new Error(`cannot run ${this.binary}: spawn ${this.binary} ENOENT`);
+    const [setpriv, ...drop] = dropPrivilegesCommand(runAs);
+    return { binary: setpriv, argv: [...drop, binary, ...argv] };
   }
 
   private get binary(): string {

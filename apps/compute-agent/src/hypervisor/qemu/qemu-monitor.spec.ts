@@ -35,16 +35,34 @@ describe(QemuMonitor.name, () => {
 
   describe('events', () => {
     it.each([
-      ['SHUTDOWN', { guest: true, reason: 'guest-shutdown' }, PowerState.Shutdown, 'SHUTDOWN:guest-shutdown', 'shutdown'],
-      ['STOP', {}, PowerState.Paused, 'STOP', 'paused'],
-      ['RESUME', {}, PowerState.Running, 'RESUME', 'running'],
-      ['RESET', { guest: true, reason: 'guest-reset' }, PowerState.Running, 'RESET:guest-reset', undefined],
-      ['GUEST_PANICKED', { action: 'pause' }, PowerState.Crashed, 'GUEST_PANICKED', 'guest-panicked'],
-    ])('maps %s to a power state', async (event, data, powerState, reason, runState) => {
+      ['SHUTDOWN', { guest: true, reason: 'guest-shutdown' }, PowerState.Shutdown, 'SHUTDOWN:guest-shutdown', 'shutdown', 'guest-shutdown'],
+      ['SHUTDOWN', { guest: true, reason: 'guest-panic' }, PowerState.Shutdown, 'SHUTDOWN:guest-panic', 'shutdown', 'guest-panic'],
+      ['STOP', {}, PowerState.Paused, 'STOP', 'paused', undefined],
+      ['RESUME', {}, PowerState.Running, 'RESUME', 'running', undefined],
+      ['RESET', { guest: true, reason: 'guest-reset' }, PowerState.Running, 'RESET:guest-reset', undefined, 'guest-reset'],
+      ['GUEST_PANICKED', { action: 'pause' }, PowerState.Crashed, 'GUEST_PANICKED', 'guest-panicked', 'pause'],
+    ])('maps %s %j to a power state', async (event, data, powerState, reason, runState, eventReason) => {
       monitor = await QemuMonitor.connect(qmp.path, id, { timeoutMs: 2_000 });
       const seen = new Promise((resolve) => monitor!.once('power', resolve));
       qmp.emitEvent(event, data);
-      await expect(seen).resolves.toEqual(runState ? { powerState, reason, runState } : { powerState, reason });
+      await expect(seen).resolves.toEqual({
+        powerState,
+        reason,
+        event,
+        ...(runState ? { runState } : {}),
+        ...(eventReason ? { eventReason } : {}),
+      });
+    });
+
+    it('does not take the STOP that follows a guest panic for a pause', async () => {
+      monitor = await QemuMonitor.connect(qmp.path, id, { timeoutMs: 2_000 });
+      const events: string[] = [];
+      monitor.on('power', (e) => events.push(e.reason));
+      qmp.emitEvent('GUEST_PANICKED', { action: 'poweroff' });
+      qmp.emitEvent('STOP', {});
+      qmp.emitEvent('SHUTDOWN', { guest: true, reason: 'guest-panic' });
+      await monitor.queryStatus();
+      expect(events).toEqual(['GUEST_PANICKED', 'SHUTDOWN:guest-panic']);
     });
 
     it('ignores events that are not about power', async () => {

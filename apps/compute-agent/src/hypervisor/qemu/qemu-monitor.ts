@@ -30,8 +30,19 @@ const STATE_OF_EVENT: Record<string, { powerState: PowerState; runState?: string
   GUEST_PANICKED: { powerState: PowerState.Crashed, runState: 'guest-panicked' },
 };
 
+/** A power event of the monitor: the state it implies, and the QMP event it came from. */
+export interface MonitorPowerEvent {
+  powerState: PowerState;
+  /** `EVENT` or `EVENT:reason`, for logs and the control plane. */
+  reason: string;
+  runState?: string;
+  /** The QMP event's name and its `data.reason` (SHUTDOWN, RESET) or `data.action` (GUEST_PANICKED). */
+  event: string;
+  eventReason?: string;
+}
+
 export interface MonitorEvents {
-  power: [{ powerState: PowerState; reason: string; runState?: string }];
+  power: [MonitorPowerEvent];
   /** The QMP connection ended (QEMU exited, or closed the socket). */
   closed: [];
 }
@@ -44,6 +55,8 @@ export interface MonitorConnectOptions {
 
 export class QemuMonitor extends EventEmitter<MonitorEvents> {
   private readonly logger = new Logger(QemuMonitor.name);
+  /** Set by GUEST_PANICKED: QEMU then stops the vCPUs itself, and that STOP is no pause. */
+  private panicked = false;
 
   private constructor(
     private readonly client: QmpClient,
@@ -108,7 +121,16 @@ export class QemuMonitor extends EventEmitter<MonitorEvents> {
   private onEvent(event: QmpEvent): void {
     const state = STATE_OF_EVENT[event.event];
     if (!state) return;
-    const detail = typeof event.data?.reason === 'string' ? `:${event.data.reason}` : '';
-    this.emit('power', { ...state, reason: `${event.event}${detail}` });
+    if (event.event === 'GUEST_PANICKED') this.panicked = true;
+    else if (event.event === 'STOP' && this.panicked) return;
+    else if (event.event === 'RESUME' || event.event === 'RESET') this.panicked = false;
+    const detail = typeof event.data?.reason === 'string' ? event.data.reason : undefined;
+    const action = typeof event.data?.action === 'string' ? event.data.action : undefined;
+    this.emit('power', {
+      ...state,
+      reason: `${event.event}${detail ? `:${detail}` : ''}`,
+      event: event.event,
+      ...((detail ?? action) ? { eventReason: detail ?? action } : {}),
+    });
   }
 }

@@ -78,11 +78,11 @@ describe(`${QemuDriver.name} power operations`, () => {
       const started = Date.now();
       const status = await driver.stop(id, { graceSeconds: 1 });
       expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
-      expect(status).toEqual({ serverId: id, powerState: PowerState.Shutdown });
+      expect(status).toEqual({ serverId: id, powerState: PowerState.Shutdown, lastExit: { cause: 'host-stop', detail: 'stop (forced)', at: expect.any(String) } });
       expect(isAlive(pid, id)).toBe(false);
       expect(qemuPidsOf(id)).toEqual([]);
       expect(existsSync(paths.spec)).toBe(true);
-      expect(await driver.status(id)).toEqual({ serverId: id, powerState: PowerState.Shutdown });
+      expect(await driver.status(id)).toEqual(status);
       // One event for the whole operation: the guest ignored ACPI, so QEMU was quit.
       expect(changes.map((c) => [c.powerState, c.reason])).toEqual([
         [PowerState.Running, 'spawned'],
@@ -92,7 +92,7 @@ describe(`${QemuDriver.name} power operations`, () => {
 
     it('stops again idempotently, and refuses to pause a stopped server', async () => {
       const { driver } = newDriver();
-      await expect(driver.stop(id, { graceSeconds: 0 })).resolves.toEqual({ serverId: id, powerState: PowerState.Shutdown });
+      await expect(driver.stop(id, { graceSeconds: 0 })).resolves.toMatchObject({ serverId: id, powerState: PowerState.Shutdown, lastExit: { cause: 'host-stop' } });
       await expect(driver.pause(id)).rejects.toBeInstanceOf(ConflictError);
     });
 
@@ -222,7 +222,7 @@ describe(`${QemuDriver.name} power operations`, () => {
       const { driver, changes } = newDriver();
       pid = (await driver.spawn(spec)).pid!;
       const status = await driver.suspend(id);
-      expect(status).toEqual({ serverId: id, powerState: PowerState.Suspended });
+      expect(status).toEqual({ serverId: id, powerState: PowerState.Suspended, lastExit: { cause: 'host-stop', detail: 'suspend', at: expect.any(String) } });
       expect(isAlive(pid, id)).toBe(false);
       expect(qemuPidsOf(id)).toEqual([]);
       expect(existsSync(paths.memorySave)).toBe(true);
@@ -232,7 +232,7 @@ describe(`${QemuDriver.name} power operations`, () => {
         [PowerState.Running, 'spawned'],
         [PowerState.Suspended, 'suspend'],
       ]);
-      await expect(driver.suspend(id)).resolves.toEqual({ serverId: id, powerState: PowerState.Suspended });
+      await expect(driver.suspend(id)).resolves.toEqual(status);
       await expect(driver.spawn(spec)).rejects.toBeInstanceOf(ConflictError);
       await expect(driver.start(spec)).rejects.toBeInstanceOf(ConflictError);
       await driver.close();
@@ -240,8 +240,9 @@ describe(`${QemuDriver.name} power operations`, () => {
 
     it('is adopted as suspended by a new driver (agent restart)', async () => {
       const { driver } = newDriver();
-      expect(await driver.adopt()).toContainEqual({ serverId: id, powerState: PowerState.Suspended });
-      expect(await driver.status(id)).toEqual({ serverId: id, powerState: PowerState.Suspended });
+      const suspended = { serverId: id, powerState: PowerState.Suspended, lastExit: expect.objectContaining({ cause: 'host-stop', detail: 'suspend' }) };
+      expect(await driver.adopt()).toContainEqual(suspended);
+      expect(await driver.status(id)).toEqual(suspended);
     });
 
     it('resumes from the saved RAM: a new QEMU, running, memory.save gone', async () => {
@@ -296,7 +297,7 @@ describe(`${QemuDriver.name} power operations`, () => {
       const orphan = await launcher.launch('resume', spec, paths, { fresh: false, incoming: true });
       orphan.monitor.close();
       const { driver: restarted } = newDriver();
-      expect(await restarted.adopt()).toContainEqual({ serverId: id, powerState: PowerState.Suspended });
+      expect(await restarted.adopt()).toContainEqual({ serverId: id, powerState: PowerState.Suspended, lastExit: expect.objectContaining({ cause: 'host-stop' }) });
       expect(isAlive(orphan.pid, id)).toBe(false);
       expect(existsSync(paths.memorySave)).toBe(true);
       await expect(restarted.resume(spec)).resolves.toMatchObject({ powerState: PowerState.Running });
@@ -307,7 +308,7 @@ describe(`${QemuDriver.name} power operations`, () => {
       const { driver } = newDriver();
       await driver.adopt();
       await driver.suspend(id);
-      await expect(driver.stop(id, { graceSeconds: 0 })).resolves.toEqual({ serverId: id, powerState: PowerState.Shutdown });
+      await expect(driver.stop(id, { graceSeconds: 0 })).resolves.toMatchObject({ serverId: id, powerState: PowerState.Shutdown, lastExit: { detail: 'stop: saved RAM dropped' } });
       expect(existsSync(paths.memorySave)).toBe(false);
       expect(await driver.destroy(id)).toBe(true);
       expect(existsSync(paths.dir)).toBe(false);

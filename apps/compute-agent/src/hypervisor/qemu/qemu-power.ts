@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { HypervisorError, RebootOptions, StopOptions } from '../hypervisor-driver';
 import { planPowerOp } from '../power-transitions';
+import { hostStopExit } from './qemu-exit';
 import { QemuInstance, QemuInstances } from './qemu-instances';
 import { QemuLauncher, Started } from './qemu-launcher';
 import { QemuMonitor, powerStateOf } from './qemu-monitor';
@@ -29,11 +30,15 @@ export class QemuPower {
   async stop(instance: QemuInstance, options: StopOptions): Promise<InstanceStatus> {
     const id = instance.serverId;
     await this.instances.probe(instance);
-    if (planPowerOp('stop', id, instance.powerState) === 'noop') return this.instances.snapshot(instance);
+    if (planPowerOp('stop', id, instance.powerState) === 'noop') {
+      // Off already, and meant to be from now on.
+      this.instances.recordExit(instance, hostStopExit('stop: already off'));
+      return this.instances.snapshot(instance);
+    }
     if (instance.powerState === PowerState.Suspended) {
       // Powering off a suspended server drops its saved RAM.
       await rm(instance.paths.memorySave, { force: true });
-      this.instances.markGone(instance, 'stop:saved-ram-dropped');
+      this.instances.markGone(instance, 'stop:saved-ram-dropped', hostStopExit('stop: saved RAM dropped'));
       return this.instances.snapshot(instance);
     }
     instance.quiet = true;
@@ -49,7 +54,7 @@ export class QemuPower {
       instance.quiet = false;
     }
     this.instances.detach(instance);
-    this.instances.markGone(instance, `stop:${how}`);
+    this.instances.markGone(instance, `stop:${how}`, hostStopExit(`stop (${how})`));
     return this.instances.snapshot(instance);
   }
 
@@ -70,7 +75,7 @@ export class QemuPower {
       if (instance) this.instances.markGone(instance, `${op}-failed`);
       throw error;
     }
-    const tracked = this.instances.track(bootSpec, started.pid, started.monitor, started.qmpStatus);
+    const tracked = this.instances.track(bootSpec, started.pid, started.monitor, started.qmpStatus, started.exitStatus);
     this.instances.setPowerState(tracked, PowerState.Running, reason, { force: true });
     return this.instances.snapshot(tracked);
   }

@@ -9,7 +9,7 @@
  * answers" as the sign that QEMU finished initialising.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 export interface QemuLaunchOptions {
@@ -107,6 +107,32 @@ export function isAlive(pid: number | undefined, serverId: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Live QEMUs started with `-pidfile <pidfile>`, found by their command lines: the pidfile may be
+ * missing or stale when an agent died while QEMU was starting, and an instance must never get a
+ * second QEMU because its first one was not found.
+ */
+export function findQemuPids(pidfile: string): number[] {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const found: number[] = [];
+  for (const name of names) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const args = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      const at = args.indexOf('-pidfile');
+      if (at >= 0 && args[at + 1] === pidfile) found.push(Number(name));
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return found;
 }
 
 /** Sends a signal to the server's QEMU, if it still is that process. */

@@ -16,6 +16,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { HypervisorError, SnapshotResult, SnapshotTarget } from '../hypervisor-driver';
 import { ImageCache } from './image-cache';
+import { InstanceAccess } from './instance-access';
 import { NODE } from './qemu-argv';
 import { createBlankQcow2, flattenImage, qemuImgInfo } from './qemu-img';
 import { QemuInstance, QemuInstances } from './qemu-instances';
@@ -41,6 +42,8 @@ export class QemuSnapshot {
     private readonly instances: QemuInstances,
     private readonly power: QemuPower,
     private readonly images: ImageCache,
+    /** Hands the copy's target to QEMU's user before QEMU opens it (instance-access.ts). */
+    private readonly access?: InstanceAccess,
   ) {}
 
   async snapshot(instance: QemuInstance, target: SnapshotTarget): Promise<SnapshotResult> {
@@ -82,6 +85,7 @@ export class QemuSnapshot {
     const monitor = await this.power.requireMonitor('snapshot', instance);
     await this.dropLeftovers(monitor);
     await createBlankQcow2(instance.paths.snapshot, await this.diskSize(monitor));
+    await this.access?.handOver(instance.paths.snapshot);
     await monitor.execute('blockdev-add', {
       driver: 'qcow2',
       'node-name': NODE.snapshot,

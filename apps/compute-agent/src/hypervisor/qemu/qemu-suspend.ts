@@ -14,6 +14,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { HypervisorError } from '../hypervisor-driver';
 import { planPowerOp } from '../power-transitions';
 import { MAX_BANDWIDTH, MigrationSink, feedMigrationStream, waitForMigration, within } from './migration-stream';
+import { hostStopExit } from './qemu-exit';
 import { QemuInstance, QemuInstances } from './qemu-instances';
 import { QemuLauncher, Started } from './qemu-launcher';
 import { QemuPower, withFreshImageUrl } from './qemu-power';
@@ -46,6 +47,8 @@ export class QemuSuspend {
     const sink = await MigrationSink.listen(paths.saveSock, paths.memorySaveTmp);
     let bytes = 0;
     try {
+      // QEMU may run as its own user: it must be able to connect (write) to the agent's socket.
+      await this.launcher.access.handOver(paths.saveSock);
       if (wasRunning) await monitor.execute('stop');
       await monitor.execute('migrate-set-parameters', { 'max-bandwidth': MAX_BANDWIDTH });
       await monitor.execute('migrate', { uri: `unix:${paths.saveSock}` });
@@ -70,7 +73,7 @@ export class QemuSuspend {
       instance.quiet = false;
     }
     this.instances.detach(instance);
-    this.instances.markGone(instance, 'suspend');
+    this.instances.markGone(instance, 'suspend', hostStopExit('suspend'));
     this.logger.log(`suspended serverId=${id}: ${bytes} bytes of RAM saved in ${Date.now() - started} ms`);
     return this.instances.snapshot(instance);
   }
@@ -119,7 +122,7 @@ export class QemuSuspend {
     }
     await rm(paths.memorySave, { force: true });
     await rm(paths.restoreSock, { force: true });
-    const tracked = this.instances.track(bootSpec, qemu.pid, qemu.monitor, 'running');
+    const tracked = this.instances.track(bootSpec, qemu.pid, qemu.monitor, 'running', qemu.exitStatus);
     tracked.quiet = false;
     this.instances.setPowerState(tracked, PowerState.Running, 'resume');
     this.logger.log(`resumed serverId=${id} pid=${qemu.pid} in ${Date.now() - started} ms`);
@@ -145,7 +148,7 @@ export class QemuSuspend {
         instance.quiet = false;
       }
       this.instances.detach(instance);
-      this.instances.markGone(instance, 'adopt:suspended');
+      this.instances.markGone(instance, 'adopt:suspended', hostStopExit('suspend (finished after an agent restart)'));
     } else {
       this.logger.warn(`adopt: serverId=${serverId} runs; dropping its stale saved RAM`);
       await rm(paths.memorySave, { force: true });

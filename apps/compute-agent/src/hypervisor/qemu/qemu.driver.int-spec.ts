@@ -141,18 +141,43 @@ describe(QemuDriver.name, () => {
       await ops.execute('quit').catch(() => undefined);
       ops.close();
       await until(() => changes.some((c) => c.powerState === PowerState.Shutdown));
-      expect(changes.find((c) => c.powerState === PowerState.Shutdown)?.reason).toBe('SHUTDOWN:host-qmp-quit');
+      // Nobody asked for it: reported once the exit status is known, with the SHUTDOWN reason.
+      const lastExit = { cause: 'unexpected', detail: 'SHUTDOWN host-qmp-quit, exit code 0', at: expect.any(String) };
+      expect(changes.find((c) => c.powerState === PowerState.Shutdown)).toMatchObject({ reason: 'process-exited', lastExit });
       await until(() => !isAlive(pid, id));
-      expect(await driver.status(id)).toEqual({ serverId: id, powerState: PowerState.Shutdown });
+      expect(await driver.status(id)).toEqual({ serverId: id, powerState: PowerState.Shutdown, lastExit });
       expect(existsSync(instancePaths(stateDir, id).dir)).toBe(true);
 
+      // A restarted agent still knows why.
       const { driver: restarted } = newDriver();
-      expect(await restarted.adopt()).toContainEqual({ serverId: id, powerState: PowerState.Shutdown });
+      expect(await restarted.adopt()).toContainEqual({ serverId: id, powerState: PowerState.Shutdown, lastExit });
 
       const again = await driver.spawn(spec);
       expect(again.powerState).toBe(PowerState.Running);
       expect(again.pid).not.toBe(pid);
       expect(await driver.destroy(id)).toBe(true);
+    });
+  });
+
+  describe('a QEMU killed with SIGKILL', () => {
+    it('is reported unexpected with the signal; a lost pidfile never lets a second QEMU start', async () => {
+      const id = newServerId();
+      const spec = { serverId: id, vcpus: 1, ramMb: 64, diskGb: 0 };
+      const { driver, changes } = newDriver();
+      const { pid } = await driver.spawn(spec);
+      process.kill(pid!, 'SIGKILL');
+      await until(() => changes.some((c) => c.powerState === PowerState.Shutdown));
+      expect(changes.at(-1)).toMatchObject({ powerState: PowerState.Shutdown, lastExit: { cause: 'unexpected', detail: 'killed by SIGKILL' } });
+
+      // A QEMU whose pidfile is gone is still found: adopted by the next agent, not started twice.
+      const again = await driver.spawn(spec);
+      rmSync(instancePaths(stateDir, id).pidfile);
+      await driver.close(); // the old agent lets go of QMP (one client at a time)
+      const { driver: restarted } = newDriver();
+      expect(await restarted.adopt()).toContainEqual(expect.objectContaining({ serverId: id, powerState: PowerState.Running, pid: again.pid }));
+      await expect(restarted.start(spec)).resolves.toMatchObject({ pid: again.pid });
+      expect(qemuPidsOf(id)).toEqual([again.pid]);
+      expect(await restarted.destroy(id)).toBe(true);
     });
   });
 

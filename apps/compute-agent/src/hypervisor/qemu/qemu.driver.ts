@@ -6,14 +6,18 @@
  *   qemu.driver      this facade: the HypervisorDriver contract, instance lookup
  *   qemu-instances   the table of instances, monitor events -> power states, adoption
  *   qemu-launcher    one QEMU start (directory, disk overlay, argv, readiness) and its end
+ *   qemu-user        the unprivileged user QEMU runs as; instance-access: what it may open
  *   qemu-power       stop, start, reboot, pause, unpause
  *   qemu-suspend     suspend and resume through a saved migration stream
  *   qemu-snapshot    a standalone qcow2 of the disk, streamed to the image store
  *   console-log      the tail of the serial console log
+ *   qemu-balloon     the memory balloon (query-balloon, balloon)
+ *   qemu-rebuild     rebuild: a new root disk from the (new) image
+ *   qemu-resize      cold resize, its confirm and revert (disk and spec kept aside meanwhile)
  *   image-cache      base images, downloaded once per host and checked; evicted when unused
  */
 import { Logger } from '@nestjs/common';
-import { ConflictError, InstanceSpec, InstanceStatus, NotFoundError, PowerState } from '@nubo/contracts';
+import { BalloonInfo, ConflictError, InstanceSpec, InstanceStatus, NotFoundError, PowerState } from '@nubo/contracts';
 import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -41,6 +45,11 @@ import {
 import { readConsoleLog } from './console-log';
 import { ImageCache } from './image-cache';
 import { imagesInUse } from './image-usage';
+import { QemuBalloon } from './qemu-balloon';
+import { RebuildOptions, ResizeOptions } from '../hypervisor-driver';
+import { validateRebuildOptions, validateResizeOptions } from '../rebuild-resize-options';
+import { QemuRebuild } from './qemu-rebuild';
+import { QemuResize } from './qemu-resize';
 import { QemuInstance, QemuInstances } from './qemu-instances';
 import { QemuLauncher, QemuLauncherOptions } from './qemu-launcher';
 import { QemuPower } from './qemu-power';
@@ -64,6 +73,9 @@ export class QemuDriver implements HypervisorDriver {
   private readonly power: QemuPower;
   private readonly suspender: QemuSuspend;
   private readonly snapshots: QemuSnapshot;
+  private readonly balloon: QemuBalloon;
+  private readonly rebuilder: QemuRebuild;
+  private readonly resizer: QemuResize;
 
   constructor(private readonly options: QemuDriverOptions) {
     this.images = options.images ?? new ImageCache({ dir: join(options.stateDir, 'images') });
@@ -71,7 +83,10 @@ export class QemuDriver implements HypervisorDriver {
     this.launcher = new QemuLauncher(options, this.images);
     this.power = new QemuPower(this.instances, this.launcher);
     this.suspender = new QemuSuspend(this.instances, this.launcher, this.power);
-    this.snapshots = new QemuSnapshot(this.instances, this.power, this.images);
+    this.snapshots = new QemuSnapshot(this.instances, this.power, this.images, this.launcher.access);
+    this.balloon = new QemuBalloon(this.instances);
+    this.rebuilder = new QemuRebuild(this.instances, this.power, this.images);
+    this.resizer = new QemuResize(this.instances, this.power);
   }
 
   get accelerator(): Accelerator {
@@ -171,6 +186,32 @@ export class QemuDriver implements HypervisorDriver {
   async snapshot(serverId: string, target: SnapshotTarget): Promise<SnapshotResult> {
     const valid = { imageId: assertImageId(target?.imageId), upload: validateSnapshotUpload(target?.upload) };
     return this.snapshots.snapshot(await this.known(serverId), valid);
+  }
+
+  async balloonInfo(serverId: string): Promise<BalloonInfo> {
+    return this.balloon.info(await this.known(serverId));
+  }
+
+  async balloonSet(serverId: string, options: { targetBytes: number }): Promise<BalloonInfo> {
+    return this.balloon.set(await this.known(serverId), options?.targetBytes);
+  }
+
+  async rebuild(input: InstanceSpec, options: RebuildOptions): Promise<InstanceStatus> {
+    const spec = validateInstanceSpec(input);
+    return this.rebuilder.rebuild(await this.known(spec.serverId), spec, validateRebuildOptions(options));
+  }
+
+  async resize(input: InstanceSpec, options: ResizeOptions): Promise<InstanceStatus> {
+    const spec = validateInstanceSpec(input);
+    return this.resizer.resize(await this.known(spec.serverId), spec, validateResizeOptions(options));
+  }
+
+  async confirmResize(serverId: string): Promise<InstanceStatus> {
+    return this.resizer.confirm(await this.known(serverId));
+  }
+
+  async revertResize(serverId: string, options: ResizeOptions): Promise<InstanceStatus> {
+    return this.resizer.revert(await this.known(serverId), validateResizeOptions(options));
   }
 
   async imageCacheStats(): Promise<ImageCacheStats> {

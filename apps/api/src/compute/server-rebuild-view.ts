@@ -1,0 +1,18 @@
+/**
+ * Nova's 202 body for a rebuild at microversions 2.1 to 2.74: the server without the extended
+ * attributes (no OS-EXT-*, OS-SRV-USG, availability zone, key name, security groups, volumes),
+ * plus the admin password (CONF.api.enable_instance_password, on by default).
+ */
+import { ServerEntity } from '@nubo/database';
+import { serverView } from './server-view';
+
+const REBUILD_KEYS = [
+  'id', 'name', 'status', 'tenant_id', 'user_id', 'metadata', 'hostId', 'image', 'flavor', 'created', 'updated',
+  'addresses', 'accessIPv4', 'accessIPv6', 'links', 'OS-DCF:diskConfig', 'progress', 'fault',
+];
+
+export function rebuildServerView(s: ServerEntity, baseUrl: string, adminPass: string): Record<string, unknown> {
+  const full = serverView(s, { baseUrl, isAdmin: false });
+  const view = Object.fromEntries(REBUILD_KEYS.filter((k) => k in full).map((k) => [k, full[k]]));
+  return { ...view, adminPass };
+}
