@@ -6,23 +6,15 @@
  */
 import { OpenStackClient } from '@nubo/client';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { adminClient, demoClient } from '../support/cloud';
 import { E2E, openrcPath } from '../support/e2e-env';
+import { openrcEnv } from '../support/openrc';
 
 const run = promisify(execFile);
-
-function openrcEnv(path: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const m = /^export\s+(OS_[A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m) env[m[1]] = m[2];
-  }
-  return env;
-}
 
 describe('host aggregates and availability zones (openstack CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'osc-agg-'));

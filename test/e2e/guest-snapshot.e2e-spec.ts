@@ -18,6 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { adminClient, cmdline, eventually, hostNumber, processAlive, qemuPid, qmpStatus } from '../support/cloud';
 import { E2E, ROOT, openrcPath } from '../support/e2e-env';
+import { openrcEnv } from '../support/openrc';
 
 jest.setTimeout(900_000);
 
@@ -25,15 +26,6 @@ const run = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
 const MARKER = 'NUBO-GUEST: booted';
 const M1_TINY = '1';
-
-function openrcEnv(path: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const m = /^export\s+(OS_[A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m) env[m[1]] = m[2];
-  }
-  return env;
-}
 
 /** PUT a file to the API as an image's data, streamed from disk with its length. */
 async function uploadImageFile(api: OpenStackClient, imageId: string, file: string): Promise<void> {

@@ -10,17 +10,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { adminClient, eventually, processAlive, qemuPid, qmpStatus } from '../support/cloud';
 import { openrcPath } from '../support/e2e-env';
+import { openrcEnv } from '../support/openrc';
 
 const run = promisify(execFile);
-
-function openrcEnv(path: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const m = /^export\s+(OS_[A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m) env[m[1]] = m[2];
-  }
-  return env;
-}
 
 describe('openstack CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'osc-'));

@@ -1,17 +1,22 @@
 /**
  * Power-state truth: what the API shows is what QEMU does. A QEMU killed under a running server
- * shows SHUTOFF with a fault at once (invariant 2: no ghost); a host that loses power and comes
- * back starts the servers that were running (autostart) and leaves the stopped ones off.
+ * shows SHUTOFF with a fault at once (invariant 2: no ghost); a guest kernel panic shows ERROR with
+ * a fault; a host that loses power and comes back starts the servers that were running (autostart)
+ * and leaves the stopped ones off.
  */
 import { OpenStackClient } from '@nubo/client';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { adminClient, cloud, eventually, hostNumber, processAlive, qemuPid, qmpStatus, withDb } from '../support/cloud';
 import { openrcPath } from '../support/e2e-env';
+import { openrcEnv } from '../support/openrc';
+import { GUEST_BOOTED, GUEST_READY, consoleOutput, testImageId, typeOnSerial, waitForConsole } from '../support/guest';
 import { expectConverged, powerOffHost, qemusOf } from '../support/host-faults';
+
+jest.setTimeout(600_000);
 
 const run = promisify(execFile);
 
@@ -22,12 +27,7 @@ describe('power-state truth', () => {
 
   /** The stock CLI with the admin openrc. */
   async function openstack(...args: string[]): Promise<void> {
-    const env: Record<string, string> = { PATH: process.env.PATH!, HOME: home };
-    for (const line of readFileSync(openrcPath, 'utf8').split('\n')) {
-      const m = /^export\s+(OS_[A-Z_]+)=(.*)$/.exec(line.trim());
-      if (m) env[m[1]] = m[2];
-    }
-    await run('openstack', args, { env, timeout: 120_000 });
+    await run('openstack', args, { env: { PATH: process.env.PATH!, HOME: home, ...openrcEnv(openrcPath) }, timeout: 120_000 });
   }
 
   async function boot(name: string): Promise<{ id: string; host: string }> {
@@ -77,20 +77,20 @@ describe('power-state truth', () => {
     expect(qemusOf(id).map((q) => q.pid)).toEqual([qemuPid(host, id)]);
   });
 
-  it('brings a server out of ERROR with a HARD reboot, which clears its fault', async () => {
-    const { id, host } = await boot('panicked');
-    // The test guest cannot panic on demand: its QEMU dies and the row is put where the power
-    // sync puts a panicked guest (ERROR with a fault, QEMU gone: -action panic=shutdown).
+  it('shows ERROR with a fault when the guest kernel panics (pvpanic), and a HARD reboot brings it back', async () => {
+    const id = await admin.createServer({ name: 'panicking', flavorRef: '1', imageRef: await testImageId(admin) });
+    servers.push(id);
+    const host = (await admin.waitForStatus(id, 'ACTIVE', 300_000))['OS-EXT-SRV-ATTR:host'];
+    await waitForConsole(admin, id, GUEST_READY);
     const pid = qemuPid(host, id)!;
-    process.kill(pid, 'SIGKILL');
-    await admin.waitForStatus(id, 'SHUTOFF');
-    await withDb((db) =>
-      db.query(`UPDATE compute.servers SET vm_state = 'error', fault = $2 WHERE id = $1`, [
-        id,
-        { code: 500, message: 'Guest panicked (GUEST_PANICKED)', created: new Date().toISOString() },
-      ]),
-    );
-    expect((await admin.getServer(id)).fault).toMatchObject({ message: 'Guest panicked (GUEST_PANICKED)' });
+
+    // A real panic: the kernel tells QEMU through the pvpanic device, QEMU ends (-action panic=shutdown).
+    await typeOnSerial(host, id, 'echo c > /proc/sysrq-trigger');
+    const crashed = await admin.waitForStatus(id, 'ERROR', 60_000);
+    expect(crashed.fault).toMatchObject({ code: 500, message: expect.stringMatching(/^Guest panicked/) });
+    expect(crashed['OS-EXT-STS:task_state']).toBeNull();
+    await eventually('the panicked QEMU to end', async () => !processAlive(pid), 10_000);
+    expect(await consoleOutput(admin, id)).toMatch(/Kernel panic/);
 
     await openstack('server', 'reboot', '--hard', id);
     const back = await eventually('the HARD reboot to finish', async () => {
@@ -101,6 +101,7 @@ describe('power-state truth', () => {
     expect(back['OS-EXT-STS:power_state']).toBe(1);
     expect(await qmpStatus(host, id)).toBe('running');
     expect(qemusOf(id).map((q) => q.pid)).toEqual([qemuPid(host, id)]);
+    await waitForConsole(admin, id, GUEST_BOOTED, 2);
   });
 
   it('starts the servers that were running when their host comes back from a power loss; a stopped one stays off', async () => {

@@ -12,13 +12,14 @@ import { OpenStackClient } from '@nubo/client';
 import { QmpClient } from '@nubo/qmp';
 import { pidsNaming } from '@nubo/testing';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, createReadStream } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, createReadStream } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { adminClient, eventually, instanceDir, processAlive, qemuPid, qmpStatus, withDb } from '../support/cloud';
 import { E2E, ROOT, openrcPath } from '../support/e2e-env';
+import { openrcEnv } from '../support/openrc';
 
 jest.setTimeout(1_800_000);
 
@@ -28,15 +29,6 @@ const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 const BOOTED = 'NUBO-GUEST: booted';
 const READY = 'NUBO-GUEST: ready';
-
-function openrcEnv(path: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const m = /^export\s+(OS_[A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m) env[m[1]] = m[2];
-  }
-  return env;
-}
 
 /** What QEMU itself says of the guest, on the instance's operators' monitor. */
 async function qemuShape(host: string, serverId: string): Promise<{ status: string; vcpus: number; ramBytes: number; diskBytes: number }> {

@@ -8,7 +8,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { Server, createServer } from 'node:http';
 import { AddressInfo, createConnection } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { execFile } from 'node:child_process';
 
 /** Where build.sh leaves the test guest ($NUBO_STATE_DIR/guest-image), in the usual state dirs. */
 export function findGuestImage(): string | undefined {
@@ -23,6 +25,14 @@ export async function serveImage(bytes: Buffer, diskFormat: ImageSource['diskFor
   const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/image`;
   const image: ImageSource = { id: randomUUID(), sha256: createHash('sha256').update(bytes).digest('hex'), sizeBytes: bytes.length, diskFormat, url };
   return { image, close: () => new Promise<void>((resolve) => http.close(() => resolve())) };
+}
+
+/** Builds the test guest (cached by build.sh) under $NUBO_STATE_DIR/guest-image; returns its path. */
+export async function buildGuestImage(): Promise<string> {
+  const script = resolve(__dirname, '../../deploy/guest-image/build.sh');
+  const dir = join(process.env.NUBO_STATE_DIR ?? '/tmp/nubo-test', 'guest-image');
+  const { stdout } = await promisify(execFile)('bash', [script, dir], { timeout: 600_000, maxBuffer: 1 << 20 });
+  return stdout.trim();
 }
 
 export function serveGuestImage(path: string): ReturnType<typeof serveImage> {

@@ -8,21 +8,17 @@ import { Logger } from '@nestjs/common';
 import { ConflictError, ImageSource, PowerState, ValidationError } from '@nubo/contracts';
 import { QmpClient } from '@nubo/qmp';
 import { pidsNaming } from '@nubo/testing';
-import { execFile } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Server, createServer } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { resolveAccelerator } from './accelerator';
 import { instancePaths } from './qemu-argv';
 import { killQemu } from './qemu-process';
 import { QemuDriver } from './qemu.driver';
+import { buildGuestImage, serveGuestImage } from '../../../../../test/support/qemu-guest-fixture';
 
 const MiB = 2 ** 20;
-const guestImage = join(process.env.NUBO_STATE_DIR ?? '/tmp/nubo-test', 'guest-image', 'nubo-test.qcow2');
 const isRoot = process.getuid?.() === 0;
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
@@ -41,7 +37,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
   const stateDir = mkdtempSync(join(tmpdir(), 'nubo-balloon-it-'));
   const serverId = randomUUID();
   let driver: QemuDriver;
-  let http: Server;
+  let served: Awaited<ReturnType<typeof serveGuestImage>> | undefined;
   let image: ImageSource;
 
   /** query-balloon on the operator socket, independently of the driver's monitor. */
@@ -59,13 +55,8 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
 
   beforeAll(async () => {
     Logger.overrideLogger(['error']);
-    const script = join(__dirname, '../../../../../deploy/guest-image/build.sh');
-    await promisify(execFile)('bash', [script, join(guestImage, '..')], { timeout: 600_000, maxBuffer: 1 << 20 });
-    const bytes = readFileSync(guestImage);
-    http = createServer((_req, res) => res.writeHead(200, { 'content-length': bytes.length }).end(bytes));
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/guest`;
-    image = { id: randomUUID(), sha256: createHash('sha256').update(bytes).digest('hex'), sizeBytes: bytes.length, diskFormat: 'qcow2', url };
+    served = await serveGuestImage(await buildGuestImage());
+    image = served.image;
     driver = new QemuDriver({ stateDir, accelerator: resolveAccelerator('auto') });
     await driver.spawn({ serverId, vcpus: 1, ramMb: 512, diskGb: 1, image, accelerator: 'tcg' });
     // The marker comes after /init loaded the guest's modules, virtio_balloon among them.
@@ -76,7 +67,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
     await driver?.destroy(serverId).catch(() => undefined);
     await driver?.close();
     for (const pid of pidsNaming(serverId)) await killQemu(pid, serverId);
-    await new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));
+    await served?.close();
     rmSync(stateDir, { recursive: true, force: true });
   });
 

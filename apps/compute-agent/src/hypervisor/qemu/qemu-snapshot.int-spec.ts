@@ -8,19 +8,19 @@ import { Logger } from '@nestjs/common';
 import { ConflictError, ImageSource, PowerState } from '@nubo/contracts';
 import { QmpClient } from '@nubo/qmp';
 import { pidsNaming } from '@nubo/testing';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { IncomingMessage, Server, createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { HypervisorError } from '../hypervisor-driver';
 import { resolveAccelerator } from './accelerator';
 import { instancePaths } from './qemu-argv';
 import { killQemu } from './qemu-process';
 import { QemuDriver } from './qemu.driver';
+import { buildGuestImage, serveGuestImage } from '../../../../../test/support/qemu-guest-fixture';
 
 const accelerator = resolveAccelerator('auto');
 const MiB = 2 ** 20;
@@ -274,7 +274,6 @@ describe(`${QemuDriver.name} snapshots, console logs, accelerators and image evi
 });
 
 /** The test guest (deploy/guest-image) booted by the driver under TCG, seen through consoleLog. */
-const guestImage = join(process.env.NUBO_STATE_DIR ?? '/tmp/nubo-test', 'guest-image', 'nubo-test.qcow2');
 const isRoot = process.getuid?.() === 0;
 
 (isRoot ? describe : describe.skip)(`${QemuDriver.name} booting the test guest under TCG`, () => {
@@ -282,25 +281,20 @@ const isRoot = process.getuid?.() === 0;
   const stateDir = mkdtempSync(join(tmpdir(), 'nubo-guest-it-'));
   const serverIds: string[] = [];
   let driver: QemuDriver;
-  let http: Server;
+  let served: Awaited<ReturnType<typeof serveGuestImage>> | undefined;
   let image: ImageSource;
 
   beforeAll(async () => {
     Logger.overrideLogger(['error']);
-    const script = join(__dirname, '../../../../../deploy/guest-image/build.sh');
-    await promisify(execFile)('bash', [script, join(guestImage, '..')], { timeout: 600_000, maxBuffer: 1 << 20 });
-    const bytes = readFileSync(guestImage);
-    http = createServer((_req, res) => res.writeHead(200, { 'content-length': bytes.length }).end(bytes));
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/guest`;
-    image = { id: randomUUID(), sha256: createHash('sha256').update(bytes).digest('hex'), sizeBytes: bytes.length, diskFormat: 'qcow2', url };
+    served = await serveGuestImage(await buildGuestImage());
+    image = served.image;
     driver = new QemuDriver({ stateDir, accelerator: resolveAccelerator('auto') });
   });
 
   afterAll(async () => {
     await driver?.close();
     for (const id of serverIds) for (const pid of pidsNaming(id)) await killQemu(pid, id);
-    await new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));
+    await served?.close();
     rmSync(stateDir, { recursive: true, force: true });
   });
 
