@@ -27,6 +27,7 @@ const flavors = { list: '/compute/v2.1/flavors?is_public=None', count: (b: any) 
 const keypairs = { list: '/compute/v2.1/os-keypairs', count: (b: any) => b.keypairs.length };
 const groups = { list: '/compute/v2.1/os-server-groups', count: (b: any) => b.server_groups.length };
 const images = { list: '/image/v2/images?limit=1000', count: (b: any) => b.images.length };
+const specs42 = { list: '/compute/v2.1/flavors/42/os-extra_specs', count: (b: any) => Object.keys(b.extra_specs).length };
 
 const CASES: BadCase[] = [
   { family: 'identity: project', method: 'POST', path: '/identity/v3/projects', body: { project: { name: 5 } }, field: /name/, ...projects },
@@ -42,6 +43,8 @@ const CASES: BadCase[] = [
   { family: 'compute: key pair', method: 'POST', path: '/compute/v2.1/os-keypairs', body: { keypair: {} }, field: /name/, ...keypairs },
   { family: 'compute: server group', method: 'POST', path: '/compute/v2.1/os-server-groups', body: { server_group: { name: 'g', policies: ['sometimes'] } }, field: /polic/, ...groups },
   { family: 'compute: server group', method: 'POST', path: '/compute/v2.1/os-server-groups', body: { server_group: { policies: ['affinity'] } }, field: /name/, ...groups },
+  // Flavor 42 has 1 vCPU: no topology of 3 sockets makes it.
+  { family: 'compute: flavor extra specs', method: 'POST', path: '/compute/v2.1/flavors/42/os-extra_specs', body: { extra_specs: { 'hw:cpu_sockets': '3' } }, field: /hw:cpu_sockets/, ...specs42 },
   { family: 'compute: server', method: 'POST', path: '/compute/v2.1/servers', body: { server: { name: 'x', flavorRef: '42', metadata: { k: 1 } } }, field: /metadata/, ...servers },
   { family: 'compute: server', method: 'POST', path: '/compute/v2.1/servers', body: { server: { name: 'x', flavorRef: '42' }, 'os:scheduler_hints': { group: 'nope' } }, field: /group/, ...servers },
   { family: 'compute: server', method: 'POST', path: '/compute/v2.1/servers', body: { server: { name: 'x', flavorRef: '42', key_name: 'no-such-key' } }, field: /key_name/, ...servers },

@@ -3,7 +3,7 @@
  * see all), admin create/delete, extra specs and flavor access.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { ConflictError, NotFoundError, ValidationError } from '@nubo/contracts';
+import { ConflictError, NotFoundError, ValidationError, cpuTopologyOf } from '@nubo/contracts';
 import { FlavorEntity } from '@nubo/database';
 import { randomUUID } from 'node:crypto';
 import { DataSource, QueryFailedError } from 'typeorm';
@@ -107,12 +107,20 @@ export class FlavorsService {
   }
 
   /** Merges specs into the flavor's (one statement, so concurrent updates do not lose keys). */
+  /**
+   * Merges extra specs. A CPU topology (hw:cpu_sockets/cores/threads) that cannot make the
+   * flavor's vCPUs is refused here, naming the spec, rather than at every spawn of the flavor.
+   */
   async setSpecs(id: string, specs: Record<string, string>): Promise<void> {
-    const [, updated] = await this.db.query(
-      `UPDATE compute.flavors SET extra_specs = extra_specs || $2::jsonb WHERE id = $1`,
-      [id, JSON.stringify(specs)],
-    );
-    if (!updated) throw notFound(id);
+    await this.db.transaction(async (tx) => {
+      const [row]: Array<{ vcpus: number; extra_specs: Record<string, string> }> = await tx.query(
+        `SELECT vcpus, extra_specs FROM compute.flavors WHERE id = $1 FOR UPDATE`,
+        [id],
+      );
+      if (!row) throw notFound(id);
+      cpuTopologyOf(row.vcpus, { ...row.extra_specs, ...specs });
+      await tx.query(`UPDATE compute.flavors SET extra_specs = extra_specs || $2::jsonb WHERE id = $1`, [id, JSON.stringify(specs)]);
+    });
   }
 
   async deleteSpec(id: string, key: string): Promise<void> {
