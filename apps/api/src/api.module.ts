@@ -50,6 +50,7 @@ import { NuboController } from './nubo/nubo.controller';
 import { DomainXmlController } from './nubo/domain-xml.controller';
 import { HostTraitsController } from './nubo/host-traits.controller';
 import { BalloonController } from './nubo/balloon.controller';
+import { PlacementController } from './nubo/placement.controller';
 import { ProxyController } from './proxy/proxy.controller';
 import { GlanceController } from './image/glance.controller';
 import { GlanceMembersController } from './image/glance-members.controller';
@@ -89,6 +90,7 @@ export class ApiModule implements NestModule {
         DomainXmlController,
         HostTraitsController,
         BalloonController,
+        PlacementController,
         HealthController,
       ],
       providers: [

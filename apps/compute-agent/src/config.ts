@@ -10,6 +10,7 @@ import { statfsSync } from 'node:fs';
 import { HostCapacity } from '@nubo/contracts';
 import { maxStateDirLength } from './hypervisor/qemu/qemu-argv';
 import { resolveQemuUser } from './hypervisor/qemu/qemu-user';
+import { simulatedHostId } from './simulation/simulated-inventory';
 
 /** An optional integer whose default is computed after loading (it depends on the host). */
 const optionalInt = (o: { min: number; max?: number }) => ({
@@ -52,7 +53,16 @@ export const agentSchema = {
   NUBO_AGENT_QEMU_USER: qemuUserField,
   /** on: turn kernel samepage merging on at boot (never off: other agents may share the kernel). */
   NUBO_AGENT_KSM: env.oneOf(['on', 'off'] as const, { default: 'off' }),
+  /** Scale tests: run this many fake hosts (<NUBO_HOST_ID>-s0001 ...) in this process instead of one (driver fake only). */
+  NUBO_AGENT_SIMULATED_HOSTS: env.int({ default: 0, min: 0, max: 10_000 }),
+  /** Seed of the simulated hosts' inventories (the same seed gives the same hosts). */
+  NUBO_AGENT_SIMULATED_SEED: env.int({ default: 1, min: 0 }),
+  /** Heartbeat period of each simulated host (staggered over the period); default SIMULATED_HEARTBEAT_DEFAULT_MS. */
+  NUBO_AGENT_SIMULATED_HEARTBEAT_MS: optionalInt({ min: 100 }),
 };
+
+/** Simulated hosts' heartbeat period unless set: well under the scheduler's NUBO_HOST_DOWN_AFTER_MS (10 s). */
+export const SIMULATED_HEARTBEAT_DEFAULT_MS = 5_000;
 
 export interface AgentConfig extends ConfigOf<typeof agentSchema> {
   capacity: HostCapacity;
@@ -73,6 +83,12 @@ export function loadAgentConfig(source: NodeJS.ProcessEnv = process.env): AgentC
   }
   if (raw.NUBO_AGENT_NETNS !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(raw.NUBO_AGENT_NETNS)) {
     problems.push('NUBO_AGENT_NETNS must be a namespace name ([A-Za-z0-9_.-], at most 64)');
+  }
+  if (raw.NUBO_AGENT_SIMULATED_HOSTS > 0 && raw.NUBO_AGENT_DRIVER !== 'fake') {
+    problems.push('NUBO_AGENT_SIMULATED_HOSTS needs NUBO_AGENT_DRIVER=fake');
+  }
+  if (raw.NUBO_AGENT_SIMULATED_HOSTS > 0 && simulatedHostId(raw.NUBO_HOST_ID, raw.NUBO_AGENT_SIMULATED_HOSTS).length > 64) {
+    problems.push('NUBO_HOST_ID is too long for simulated host ids (<id>-sNNNN, at most 64)');
   }
   if (raw.NUBO_AGENT_UNDERLAY_IP !== undefined && !isIP(raw.NUBO_AGENT_UNDERLAY_IP)) {
     problems.push('NUBO_AGENT_UNDERLAY_IP must be an IPv4 or IPv6 address');

@@ -1,10 +1,17 @@
 import { env, infraSchema, loadConfigOrExit } from '@nubo/config';
+import { schedulingSchema } from './placement/scheduling-config';
 
 export const schedulerSchema = {
   ...infraSchema,
+  /** Filters, weighers and reschedule attempts (placement/scheduling-config.ts). */
+  ...schedulingSchema,
   /** A host silent this long is marked down. */
   NUBO_HOST_DOWN_AFTER_MS: env.int({ default: 10_000, min: 1_000 }),
   NUBO_SCHEDULER_CONCURRENCY: env.int({ default: 16, min: 1, max: 256 }),
+  /** How long loaded host candidates serve placement decisions (claims re-check capacity on the row). */
+  NUBO_SCHEDULER_HOST_CACHE_MS: env.int({ default: 250, min: 0, max: 10_000 }),
+  /** Nova's host_subset_size: a placement picks at random among the best N hosts. */
+  NUBO_SCHEDULER_HOST_SUBSET_SIZE: env.int({ default: 1, min: 1, max: 1000 }),
   NUBO_HEALTH_PORT: env.port({ default: 8781 }),
   /** Seconds a guest gets to power off on ACPI (os-stop, soft reboot) before it is forced. */
   NUBO_STOP_GRACE_S: env.int({ default: 60, min: 0, max: 300 }),

@@ -21,6 +21,8 @@ import { ServerResizeFinishWorkflow } from './workflows/server-resize-finish.wor
 import { ResizeClaims } from './placement/resize-claims';
 import { InstanceSpecBuilder } from './workflows/instance-spec.builder';
 import { ServerFaults } from './workflows/server-faults';
+import { PlacementInputBuilder } from './workflows/placement-input';
+import { CreateReschedule } from './workflows/create-reschedule';
 
 /** Starts the BullMQ worker once every handler exists, and answers scheduler.health. */
 class WorkflowRunner implements OnModuleInit, OnApplicationShutdown {
@@ -86,6 +88,8 @@ export class SchedulerModule {
         PlacementService,
         AgentClient,
         ServerFaults,
+        PlacementInputBuilder,
+        CreateReschedule,
         ServerCreateWorkflow,
         ServerDeleteWorkflow,
         ServerActionWorkflow,

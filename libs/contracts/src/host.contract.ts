@@ -1,4 +1,4 @@
-/** Host contracts: the heartbeat every agent publishes once a second. v1; v1.1 (additive): capacity.ksm. */
+/** Host contracts: the heartbeat every agent publishes once a second. v1; v1.1 (additive): capacity.ksm; v1.2 (additive): traits. */
 import { event } from './rpc';
 import { InstanceExit, PowerState } from './compute.contract';
 
@@ -32,6 +32,11 @@ export interface HeartbeatEvent {
   accelerator: 'kvm' | 'tcg';
   underlayIp: string | null;
   capacity: HostCapacity;
+  /**
+   * The host's standard traits (os-traits names: COMPUTE_ACCEL_KVM, COMPUTE_ACCEL_TCG, HW_CPU_X86_*),
+   * v1.2, additive: absent from older agents, whose traits are then left as they are.
+   */
+  traits?: string[];
   /** Every instance the agent tracks; `lastExit` (additive) says why a stopped one's QEMU ended. */
   instances: Array<{ serverId: string; powerState: PowerState; lastExit?: InstanceExit }>;
 }

@@ -34,8 +34,17 @@ describe(HostReporterService.name, () => {
         accelerator: 'tcg',
         underlayIp: '10.77.0.11',
         capacity,
+        traits: expect.arrayContaining(['COMPUTE_ACCEL_TCG']),
         instances: [{ serverId: id, powerState: PowerState.Running }],
       });
+      expect(beat.traits).not.toContain('COMPUTE_ACCEL_KVM');
+    });
+
+    it('reports the traits it is given, the same list in every heartbeat', async () => {
+      const traits = ['COMPUTE_ACCEL_KVM', 'COMPUTE_ACCEL_TCG', 'HW_CPU_X86_AVX2'];
+      const reporter = new HostReporterService({ hostId: 'h1', driver: new FakeDriver(), publisher: recorder().publisher, capacity, heartbeatMs: 1000, traits });
+      expect((await reporter.heartbeat()).traits).toEqual(traits);
+      expect((await reporter.heartbeat()).traits).toEqual(traits);
     });
 
     it('adds the KSM counters, read afresh for each heartbeat, to the capacity', async () => {

@@ -9,6 +9,7 @@ import { HeartbeatEvent, HostCapacity, HostHeartbeat, ServerStateChanged, subjec
 import { RpcClient } from '@nubo/messaging';
 import { randomUUID } from 'node:crypto';
 import { HostKsm } from '../host/host-ksm';
+import { readHostTraits } from '../host/host-traits';
 import { HypervisorDriver, PowerStateChange } from '../hypervisor/hypervisor-driver';
 
 export type EventPublisher = Pick<RpcClient, 'emit'>;
@@ -24,6 +25,8 @@ export interface HostReporterOptions {
   heartbeatMs: number;
   /** Fixed at boot: a new value tells the control plane the agent restarted. */
   agentStartedAt?: Date;
+  /** The host's standard traits; default: from the driver's accelerator and /proc/cpuinfo, read once. */
+  traits?: readonly string[];
 }
 
 export class HostReporterService {
@@ -33,6 +36,7 @@ export class HostReporterService {
   private unsubscribe?: () => void;
   private sending = false;
   private sequence = 0;
+  private traits?: string[];
 
   constructor(private readonly options: HostReporterOptions) {
     this.agentStartedAt = (options.agentStartedAt ?? new Date()).toISOString();
@@ -67,6 +71,7 @@ export class HostReporterService {
       accelerator: this.options.driver.accelerator,
       underlayIp: this.options.underlayIp ?? null,
       capacity: ksm ? { ...capacity, ksm: await ksm.read() } : capacity,
+      traits: (this.traits ??= [...(this.options.traits ?? readHostTraits(this.options.driver.accelerator))]),
       instances: instances.map(({ serverId, powerState, lastExit }) => ({ serverId, powerState, ...(lastExit ? { lastExit } : {}) })),
     };
   }

@@ -9,12 +9,14 @@ import { HeartbeatEvent, HostHeartbeat, HostState, ServerStateChanged, subjects 
 import { RpcServer } from '@nubo/messaging';
 import { DataSource } from 'typeorm';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
+import { AgentTraits } from './agent-traits';
 import { PowerSyncService } from './power-sync.service';
 
 @Injectable()
 export class HostRegistryService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(HostRegistryService.name);
   private livenessTimer?: NodeJS.Timeout;
+  private agentTraits?: AgentTraits;
 
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
@@ -47,6 +49,10 @@ export class HostRegistryService implements OnModuleInit, OnModuleDestroy {
       [hb.hostId, hb.accelerator, hb.capacity.vcpus, hb.capacity.ramMb, hb.capacity.diskGb, hb.underlayIp, hb.agentStartedAt, hb.capacity.ksm ?? null],
     );
     if (row.previous !== row.state) this.logger.log(`host ${hb.hostId} is ${row.state} (was ${row.previous ?? 'unknown'})`);
+    await (this.agentTraits ??= new AgentTraits(this.db)).sync(hb.hostId, hb.traits).then(
+      (changed) => changed && this.logger.log(`host ${hb.hostId} reports traits ${hb.traits!.join(' ')}`),
+      (error: Error) => this.logger.warn(`host ${hb.hostId}: traits not stored: ${error.message}`),
+    );
     await this.power.syncHost(hb.hostId, hb.instances);
   }
 

@@ -1,116 +1,218 @@
 /**
- * Claims host capacity for a consumer without races: the chosen host's generation is bumped with
- * a compare-and-set in the same transaction that writes the allocation, so two schedulers that
- * read the same free capacity cannot both claim it; the loser retries on fresh data.
+ * Places servers on hosts without races, however many schedulers run.
+ *
+ * A decision runs the filters and weighers (scheduling-pipeline.ts) over the host candidates,
+ * cached for a short TTL (host-candidates.ts). The claim is one statement (host-usage.ts
+ * CLAIM_SERVER_SQL): the host's conditional UPDATE of its usage counters, the server's move, the
+ * allocation and the decision's record, all or nothing. The host re-checks capacity on its own
+ * row, so a decision made on stale numbers can only lose the claim; a lost claim re-reads that
+ * host and decides again.
+ *
+ * A server in a group is placed inside a transaction that locks the group's row first and reads
+ * where the other members are after the lock, so two members are never placed at once on hosts
+ * that each alone would have allowed (the race Nova documents). Servers in no group (most) need
+ * no lock: their claim is the one statement, which commits by itself.
  */
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { HostState, NoValidHostError, TaskState } from '@nubo/contracts';
-import { DataSource, EntityManager } from 'typeorm';
-import { GroupPlacement, HostUsage, ResourceRequest, rankHosts } from './host-ranking';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { NoValidHostError } from '@nubo/contracts';
+import { Pool, PoolClient } from 'pg';
+import { DataSource } from 'typeorm';
+import { SCHEDULER_CONFIG } from '../config';
+import { HostCandidates } from './host-candidates';
+import { CLAIM_SERVER_SQL, ClaimRow, Db, HostUsageRow, freeAllocations } from './host-usage';
+import { recordPlacementDecision } from './placement-decisions';
+import { HostCandidate, PlacementExplanation, PlacementRequest } from './placement-types';
+import { DEFAULT_SCHEDULING, SchedulingSettings, buildPipeline } from './scheduling-config';
+import { Pipeline, schedule } from './scheduling-pipeline';
 
-const MAX_CLAIM_ATTEMPTS = 50;
+/** What the caller knows about the server; zone, hints, extra specs and image properties are optional. */
+export type PlacementInput = Pick<PlacementRequest, 'vcpus' | 'ramMb' | 'diskGb'> &
+  Partial<Omit<PlacementRequest, 'serverId' | 'group' | 'vcpus' | 'ramMb' | 'diskGb'>>;
+
+/** The scheduler's settings this service reads; absent ones take Nova's defaults. */
+export type PlacementConfig = Partial<SchedulingSettings & { NUBO_SCHEDULER_HOST_CACHE_MS: number; NUBO_SCHEDULER_HOST_SUBSET_SIZE: number }>;
+
+/** Claims lost to a host that changed under the decision before giving up for now. */
+const MAX_CLAIM_ATTEMPTS = 20;
+/**
+ * Hosts ranked per decision, and listed with their weights in its record: the choice and four
+ * runners-up. The record is written with every claim; listing 20 tripled its size and cost a
+ * fifth of the placement rate at 1000 hosts (bench:placement).
+ */
+const RANKED = 5;
+
+type Outcome = { kind: 'placed'; hostId: string } | { kind: 'gone' } | { kind: 'none'; reason: string } | { kind: 'lost'; hostId: string };
+type GroupRow = { id: string; policy: NonNullable<PlacementRequest['group']>['policy'] };
 
 @Injectable()
 export class PlacementService {
   private readonly logger = new Logger(PlacementService.name);
+  readonly hosts: HostCandidates;
+  private readonly pipeline: Pipeline;
+  private readonly hostSubsetSize: number;
+  /** node-postgres' pool under the DataSource: the hot statements run prepared, without the ORM. */
+  private readonly pool: Pool;
 
-  constructor(@Inject(DataSource) private readonly db: DataSource) {}
+  constructor(
+    @Inject(DataSource) private readonly db: DataSource,
+    @Optional() @Inject(SCHEDULER_CONFIG) config: PlacementConfig = {},
+  ) {
+    this.hostSubsetSize = config.NUBO_SCHEDULER_HOST_SUBSET_SIZE ?? 1;
+    this.pipeline = buildPipeline({ ...DEFAULT_SCHEDULING, ...config });
+    this.hosts = new HostCandidates(db, { ttlMs: config.NUBO_SCHEDULER_HOST_CACHE_MS ?? 250 });
+    this.pool = (db.driver as unknown as { master: Pool }).master;
+  }
 
   /**
-   * Places a server that is in task state `scheduling`: allocation + host + task state
-   * `spawning`, in one transaction. Returns null when the server left `scheduling` meanwhile.
+   * Places a server that is in task state `scheduling`: usage counters, allocation, host, task
+   * state `spawning` and the decision's record, at once. Returns the host, or null when the
+   * server left `scheduling` meanwhile; NoValidHostError names the filter that emptied the list.
+   * `attempt` numbers the decision for the record (reschedules count up).
    */
-  async claimForServer(serverId: string, request: ResourceRequest): Promise<string | null> {
-    for (let attempt = 1; attempt <= MAX_CLAIM_ATTEMPTS; attempt++) {
-      const outcome = await this.db.transaction(async (tx) => {
-        const group = await this.groupPolicy(tx, serverId);
-        const hosts = await this.hostUsage(tx);
-        const { ranked, rejected } = rankHosts(hosts, request, group);
-        if (ranked.length === 0) {
-          const why = hosts.length === 0 ? 'There are no hosts up.' : `Rejected: ${JSON.stringify(rejected)}`;
-          throw new NoValidHostError(why);
-        }
-        const chosen = ranked[0];
-        const bumped = await tx.query(
-          `UPDATE compute.hosts SET generation = generation + 1 WHERE id = $1 AND generation = $2 AND state = $3`,
-          [chosen.id, chosen.generation, HostState.Up],
-        );
-        if (bumped[1] !== 1) return 'retry' as const;
-        const moved = await tx.query(
-          `UPDATE compute.servers SET host_id = $2, task_state = $3, updated_at = now()
-            WHERE id = $1 AND task_state = $4 AND deleted_at IS NULL`,
-          [serverId, chosen.id, TaskState.Spawning, TaskState.Scheduling],
-        );
-        if (moved[1] !== 1) return 'gone' as const;
-        await tx.query(
-          `INSERT INTO compute.allocations (consumer_id, host_id, vcpus, ram_mb, disk_gb) VALUES ($1, $2, $3, $4, $5)`,
-          [serverId, chosen.id, request.vcpus, request.ramMb, request.diskGb],
-        );
-        this.logger.debug(`server ${serverId} -> host ${chosen.id} (free RAM ${chosen.freeRamMb} MB; rejected ${JSON.stringify(rejected)})`);
-        return chosen.id;
-      });
-      if (outcome === 'gone') return null;
-      if (outcome !== 'retry') return outcome;
-      // Lost a race for the same host: back off a little, with jitter, so the racers spread out.
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * attempt)));
+  async claimForServer(serverId: string, input: PlacementInput, options: { attempt?: number } = {}): Promise<string | null> {
+    const request: PlacementRequest = {
+      serverId,
+      projectId: input.projectId ?? '',
+      vcpus: input.vcpus,
+      ramMb: input.ramMb,
+      diskGb: input.diskGb,
+      extraSpecs: input.extraSpecs ?? {},
+      imageProperties: input.imageProperties ?? {},
+      availabilityZone: input.availabilityZone ?? null,
+      forcedHost: input.forcedHost ?? null,
+      excludedHosts: input.excludedHosts ?? [],
+    };
+    const attempt = options.attempt ?? 1;
+    // A host that refuses twice, the second time on fresh numbers (a rounding edge, a host going down): not again.
+    const refusedOnce = new Set<string>();
+    const refusedTwice = new Set<string>();
+    let fresh = false;
+    for (let claim = 1; claim <= MAX_CLAIM_ATTEMPTS; claim++) {
+      const excludedHosts = refusedTwice.size ? [...request.excludedHosts, ...refusedTwice] : request.excludedHosts;
+      const outcome = await this.tryClaim({ ...request, excludedHosts }, attempt, fresh);
+      if (outcome.kind === 'placed') return outcome.hostId;
+      if (outcome.kind === 'gone') return null;
+      if (outcome.kind === 'none') {
+        // The cache may predate a release elsewhere: "no host" only stands on fresh numbers.
+        if (fresh) throw new NoValidHostError(outcome.reason);
+        fresh = true;
+        continue;
+      }
+      (refusedOnce.has(outcome.hostId) ? refusedTwice : refusedOnce).add(outcome.hostId);
+      await this.hosts.refresh(outcome.hostId);
     }
     // Contention is not "no host": a plain error makes the job retry later instead of failing the server.
     throw new Error(`claim for ${serverId} lost ${MAX_CLAIM_ATTEMPTS} races in a row`);
   }
 
   /**
-   * The server's group policy and where its other members run. The group row is locked, so the
-   * placements of one group's members are serialized and two of them can never both pick a host
-   * that each alone would have been allowed (the race Nova documents).
-   */
-  private async groupPolicy(tx: EntityManager, serverId: string): Promise<GroupPlacement | undefined> {
-    const [group]: Array<{ id: string; policy: GroupPlacement['policy'] }> = await tx.query(
-      `SELECT g.id, g.policy FROM compute.server_group_members m JOIN compute.server_groups g ON g.id = m.group_id
-        WHERE m.server_id = $1 FOR UPDATE OF g`,
-      [serverId],
-    );
-    if (!group) return undefined;
-    const rows: Array<{ host_id: string }> = await tx.query(
-      `SELECT DISTINCT s.host_id FROM compute.server_group_members m JOIN compute.servers s ON s.id = m.server_id
-        WHERE m.group_id = $1 AND s.id <> $2 AND s.host_id IS NOT NULL AND s.deleted_at IS NULL`,
-      [group.id, serverId],
-    );
-    return { policy: group.policy, memberHosts: rows.map((r) => r.host_id) };
-  }
-
-  /**
    * Frees everything a consumer holds, and what its migration records hold (a server deleted in
    * VERIFY_RESIZE still has its old flavor held by the resize's migration). Idempotent.
    */
-  async release(tx: EntityManager, consumerId: string): Promise<void> {
-    await tx.query(
-      `DELETE FROM compute.allocations
-        WHERE consumer_id = $1 OR consumer_id IN (SELECT id FROM compute.migrations WHERE server_id = $1)`,
-      [consumerId],
-    );
+  async release(tx: Db, consumerId: string): Promise<void> {
+    const freed = await freeAllocations(tx, `consumer_id = $1 OR consumer_id IN (SELECT id FROM compute.migrations WHERE server_id = $1)`, [
+      consumerId,
+    ]);
+    // Before the caller's commit: if it rolls back, the cache shows room that is not there, and a claim there loses once.
+    for (const host of freed) this.hosts.patch(host.id, host);
   }
 
-  private async hostUsage(tx: EntityManager): Promise<HostUsage[]> {
-    const rows: Array<Record<string, string | number>> = await tx.query(
-      `SELECT h.id, h.generation, h.vcpus, h.ram_mb, h.disk_gb, h.cpu_allocation_ratio, h.ram_allocation_ratio,
-              h.disk_allocation_ratio, COALESCE(SUM(a.vcpus), 0) AS used_vcpus,
-              COALESCE(SUM(a.ram_mb), 0) AS used_ram_mb, COALESCE(SUM(a.disk_gb), 0) AS used_disk_gb
-         FROM compute.hosts h LEFT JOIN compute.allocations a ON a.host_id = h.id
-        WHERE h.state = $1 GROUP BY h.id`,
-      [HostState.Up],
-    );
-    return rows.map((r) => ({
-      id: String(r.id),
-      generation: String(r.generation),
-      vcpus: Number(r.vcpus),
-      ramMb: Number(r.ram_mb),
-      diskGb: Number(r.disk_gb),
-      cpuAllocationRatio: Number(r.cpu_allocation_ratio),
-      ramAllocationRatio: Number(r.ram_allocation_ratio),
-      diskAllocationRatio: Number(r.disk_allocation_ratio),
-      usedVcpus: Number(r.used_vcpus),
-      usedRamMb: Number(r.used_ram_mb),
-      usedDiskGb: Number(r.used_disk_gb),
-    }));
+  /** One decision and its claim; a server found to be in a group goes the locked way. */
+  private async tryClaim(request: PlacementRequest, attempt: number, fresh: boolean): Promise<Outcome> {
+    // Before taking a connection: a load needs one of its own (a claim holding one while waiting could empty the pool).
+    const hosts = await this.hosts.get({ fresh });
+    const decision = this.decide(hosts, request);
+    if (!decision.chosen) return this.noHost(request, attempt, decision.explanation, fresh);
+    const row = await this.claim(this.pool, request, decision.chosen, attempt, decision.explanation, { ungroupedOnly: true });
+    if (row.schedulable === 0 && row.grouped) return this.tryGroupedClaim(request, attempt, fresh, hosts);
+    return this.outcomeOf(row, request.serverId, decision.chosen.id);
+  }
+
+  private async tryGroupedClaim(request: PlacementRequest, attempt: number, fresh: boolean, hosts: HostCandidate[]): Promise<Outcome> {
+    const client = await this.pool.connect();
+    let open = false;
+    try {
+      await client.query('BEGIN');
+      open = true;
+      const group = await this.lockGroup(client, request.serverId);
+      const decision = this.decide(hosts, group ? { ...request, group } : request);
+      if (!decision.chosen) {
+        await client.query('COMMIT');
+        open = false;
+        return this.noHost(request, attempt, decision.explanation, fresh);
+      }
+      const row = await this.claim(client, request, decision.chosen, attempt, decision.explanation, { ungroupedOnly: false });
+      await client.query(row.generation === null ? 'ROLLBACK' : 'COMMIT');
+      open = false;
+      return this.outcomeOf(row, request.serverId, decision.chosen.id);
+    } finally {
+      if (open) await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+    }
+  }
+
+  private decide(hosts: ReadonlyArray<HostCandidate>, request: PlacementRequest): { chosen?: HostCandidate; explanation: PlacementExplanation } {
+    // Only the best few are ranked (a selection, not a sort of every host): the choice, and the ones the explanation lists.
+    const { ranked, explanation } = schedule(hosts, request, this.pipeline, { hostSubsetSize: this.hostSubsetSize, limit: RANKED });
+    return { chosen: ranked[0], explanation };
+  }
+
+  /** The claim statement, counted in the cache from the decision until its result is known. */
+  private async claim(
+    on: Pool | PoolClient,
+    request: PlacementRequest,
+    host: HostCandidate,
+    attempt: number,
+    explanation: PlacementExplanation,
+    { ungroupedOnly }: { ungroupedOnly: boolean },
+  ): Promise<ClaimRow> {
+    const forget = this.hosts.assume(host.id, request);
+    try {
+      const { rows } = await on.query<ClaimRow>({
+        name: 'nubo-claim-server',
+        text: CLAIM_SERVER_SQL,
+        values: [request.serverId, host.id, request.vcpus, request.ramMb, request.diskGb, attempt, JSON.stringify(explanation), ungroupedOnly],
+      });
+      forget();
+      if (rows[0].generation !== null) this.hosts.patch(host.id, rows[0] as HostUsageRow);
+      return rows[0];
+    } finally {
+      forget();
+    }
+  }
+
+  private outcomeOf(row: ClaimRow, serverId: string, hostId: string): Outcome {
+    if (row.schedulable === 0) return { kind: 'gone' };
+    if (row.generation === null) return { kind: 'lost', hostId };
+    this.logger.debug(`server ${serverId} placed on host ${hostId}`);
+    return { kind: 'placed', hostId };
+  }
+
+  /** No host: recorded when it stands (fresh numbers), on its own (the caller's transaction, if any, is over). */
+  private async noHost(request: PlacementRequest, attempt: number, explanation: PlacementExplanation, fresh: boolean): Promise<Outcome> {
+    if (fresh) await recordPlacementDecision(this.db, request.serverId, attempt, explanation);
+    return { kind: 'none', reason: explanation.noValidHost ?? 'There are not enough hosts available.' };
+  }
+
+  /**
+   * Locks the server's group row (if it has one) and reads where its other members are. Two
+   * statements on purpose: in READ COMMITTED, a statement that waited for the lock still reads
+   * with the snapshot it started with; the second one sees the placement that released it.
+   */
+  private async lockGroup(client: PoolClient, serverId: string): Promise<PlacementRequest['group']> {
+    const { rows } = await client.query<GroupRow>({
+      name: 'nubo-lock-group',
+      text: `SELECT g.id, g.policy FROM compute.server_group_members m JOIN compute.server_groups g ON g.id = m.group_id
+              WHERE m.server_id = $1 FOR UPDATE OF g`,
+      values: [serverId],
+    });
+    if (rows.length === 0) return undefined;
+    const members = await client.query<{ host_id: string }>({
+      name: 'nubo-group-hosts',
+      text: `SELECT DISTINCT s.host_id FROM compute.server_group_members m JOIN compute.servers s ON s.id = m.server_id
+              WHERE m.group_id = $1 AND s.id <> $2 AND s.host_id IS NOT NULL AND s.deleted_at IS NULL`,
+      values: [rows[0].id, serverId],
+    });
+    return { policy: rows[0].policy, memberHosts: members.rows.map((r) => r.host_id) };
   }
 }

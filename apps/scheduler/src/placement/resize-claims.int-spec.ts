@@ -8,6 +8,7 @@ import { NoValidHostError, PowerState, TaskState, VmState } from '@nubo/contract
 import { MigrationRecord, createDataSource, getMigration, insertMigration, migrateLocked } from '@nubo/database';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { usageDrift } from './host-usage';
 import { PlacementService } from './placement.service';
 import { ResizeClaims } from './resize-claims';
 
@@ -28,6 +29,9 @@ run(ResizeClaims.name, () => {
     await migrateLocked(db);
     claims = new ResizeClaims(db);
   });
+
+  // Every claim, confirm, revert and release moves the hosts' usage counters with the allocations.
+  afterEach(async () => expect(await usageDrift(db, `h.id LIKE 'it-${tag}-%'`)).toEqual([]));
 
   afterAll(async () => {
     await db.query(`DELETE FROM compute.allocations WHERE host_id LIKE $1`, [`it-${tag}-%`]);
@@ -56,6 +60,11 @@ run(ResizeClaims.name, () => {
       [serverId, `it-${tag}-${serverId}`, tiny, VmState.Active, TaskState.ResizePrep, PowerState.Running, host],
     );
     await db.query(`INSERT INTO compute.allocations (consumer_id, host_id, vcpus, ram_mb, disk_gb) VALUES ($1, $2, 1, 512, 1)`, [serverId, host]);
+    await db.query(
+      `UPDATE compute.hosts SET used_vcpus = used_vcpus + 1, used_ram_mb = used_ram_mb + 512, used_disk_gb = used_disk_gb + 1, instances = instances + 1
+        WHERE id = $1`,
+      [host],
+    );
     const m: MigrationRecord = {
       id: randomUUID(), serverId, projectId: 'p', migrationType: 'resize', status: 'pre-migrating', sourceHost: host, destHost: host,
       oldFlavorId: 'tiny', oldFlavor: tiny, newFlavorId: to.name, newFlavor: to, oldVmState: VmState.Active, requestId: 'req',

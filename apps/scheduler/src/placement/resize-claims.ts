@@ -4,16 +4,16 @@
  * consumer) holds the new flavor and the migration record (consumer = migration id) the old one.
  * Confirm frees the old one, revert frees the new one and gives the old one back to the server.
  *
- * The claim bumps the host's generation with a compare-and-set in the transaction that writes the
- * allocations, like PlacementService.claimForServer: two claims that read the same free capacity
- * cannot both take it; the loser retries on fresh rows.
+ * The claim is the host's conditional UPDATE of its usage counters (host-usage.ts), in the
+ * transaction that writes the allocations: capacity is checked on the row itself, so two claims
+ * cannot both take the same free capacity, and there is nothing to retry. Every allocation
+ * change here moves the host's counters with it.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { HostState, NoValidHostError, TaskState } from '@nubo/contracts';
 import { MigrationRecord, setMigrationStatus } from '@nubo/database';
 import { DataSource, EntityManager } from 'typeorm';
-
-const MAX_CLAIM_ATTEMPTS = 50;
+import { claimOnHost, freeAllocations, lockHostsOf } from './host-usage';
 
 /** Nova's fault when the scheduler finds no host for a resize. */
 export const RESIZE_NO_VALID_HOST = 'There are not enough hosts available.';
@@ -61,51 +61,47 @@ export class ResizeClaims {
    * NoValidHostError when the host is down or full.
    */
   async claim(m: MigrationRecord): Promise<'claimed' | 'gone'> {
-    for (let attempt = 1; attempt <= MAX_CLAIM_ATTEMPTS; attempt++) {
-      try {
-        const outcome = await this.db.transaction(async (tx) => {
+    try {
+      return await this.db.transaction(async (tx) => {
+        // The host row first, as every claim and release does (host-usage.ts: lock order).
+        const usage = await claimOnHost(tx, m.destHost, m.newFlavor, 1);
+        if (!usage) {
+          // A replay of a claim already made finds its own flavors filling the host: that is 'gone', not NoValidHost.
+          const [migration]: Array<{ status: string }> = await tx.query(`SELECT status FROM compute.migrations WHERE id = $1`, [m.id]);
+          if (migration?.status !== 'pre-migrating') throw new Gone();
           const host = await this.capacity(tx, m.destHost);
-          const why = host ? resizeFitProblem(host, m.newFlavor) : `host ${m.destHost} is not up`;
-          if (why || !host) {
-            this.logger.log(`resize of server ${m.serverId} on ${m.destHost} refused: ${why}`);
-            throw new NoValidHostError(RESIZE_NO_VALID_HOST);
-          }
-          const bumped = await tx.query(`UPDATE compute.hosts SET generation = generation + 1 WHERE id = $1 AND generation = $2 AND state = $3`, [
-            m.destHost,
-            host.generation,
-            HostState.Up,
-          ]);
-          if (bumped[1] !== 1) return 'retry' as const;
-          if (!(await setMigrationStatus(tx, m.id, ['pre-migrating'], 'migrating'))) throw new Gone();
-          const moved = await tx.query(
-            `UPDATE compute.servers SET task_state = $2, updated_at = now()
-              WHERE id = $1 AND task_state = $3 AND host_id = $4 AND deleted_at IS NULL`,
-            [m.serverId, TaskState.ResizeMigrating, TaskState.ResizePrep, m.destHost],
-          );
-          if (moved[1] !== 1) throw new Gone();
-          await tx.query(`UPDATE compute.allocations SET consumer_id = $2 WHERE consumer_id = $1 AND host_id = $3`, [m.serverId, m.id, m.sourceHost]);
-          await tx.query(`INSERT INTO compute.allocations (consumer_id, host_id, vcpus, ram_mb, disk_gb) VALUES ($1, $2, $3, $4, $5)`, [
-            m.serverId,
-            m.destHost,
-            m.newFlavor.vcpus,
-            m.newFlavor.ramMb,
-            m.newFlavor.diskGb,
-          ]);
-          return 'claimed' as const;
-        });
-        if (outcome === 'claimed') return outcome;
-      } catch (error) {
-        if (error instanceof Gone) return 'gone';
-        throw error;
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * attempt)));
+          const why = host ? resizeFitProblem(host, m.newFlavor) ?? 'it changed meanwhile' : `host ${m.destHost} is not up`;
+          this.logger.log(`resize of server ${m.serverId} on ${m.destHost} refused: ${why}`);
+          throw new NoValidHostError(RESIZE_NO_VALID_HOST);
+        }
+        if (!(await setMigrationStatus(tx, m.id, ['pre-migrating'], 'migrating'))) throw new Gone();
+        const moved = await tx.query(
+          `UPDATE compute.servers SET task_state = $2, updated_at = now()
+            WHERE id = $1 AND task_state = $3 AND host_id = $4 AND deleted_at IS NULL`,
+          [m.serverId, TaskState.ResizeMigrating, TaskState.ResizePrep, m.destHost],
+        );
+        if (moved[1] !== 1) throw new Gone();
+        // The old flavor's allocation becomes the migration's (the host's sums do not change) ...
+        await tx.query(`UPDATE compute.allocations SET consumer_id = $2 WHERE consumer_id = $1 AND host_id = $3`, [m.serverId, m.id, m.sourceHost]);
+        // ... and the server holds the new one, counted by claimOnHost above.
+        await tx.query(`INSERT INTO compute.allocations (consumer_id, host_id, vcpus, ram_mb, disk_gb) VALUES ($1, $2, $3, $4, $5)`, [
+          m.serverId,
+          m.destHost,
+          m.newFlavor.vcpus,
+          m.newFlavor.ramMb,
+          m.newFlavor.diskGb,
+        ]);
+        return 'claimed' as const;
+      });
+    } catch (error) {
+      if (error instanceof Gone) return 'gone';
+      throw error;
     }
-    throw new Error(`resize claim for ${m.serverId} lost ${MAX_CLAIM_ATTEMPTS} races in a row`);
   }
 
   /** Confirm: the old flavor's allocation (the migration's) goes. Idempotent. */
   async confirm(tx: EntityManager, m: MigrationRecord): Promise<void> {
-    await tx.query(`DELETE FROM compute.allocations WHERE consumer_id = $1`, [m.id]);
+    await freeAllocations(tx, `consumer_id = $1`, [m.id]);
   }
 
   /**
@@ -113,19 +109,21 @@ export class ResizeClaims {
    * the server's again. Idempotent: once the migration holds nothing, nothing changes.
    */
   async revert(tx: EntityManager, m: MigrationRecord): Promise<void> {
-    const held: unknown[] = await tx.query(`SELECT 1 FROM compute.allocations WHERE consumer_id = $1 FOR UPDATE`, [m.id]);
+    // Two reverts serialize on the host rows; the second one then finds nothing held (a new statement sees the first's commit).
+    await lockHostsOf(tx, `consumer_id = $1 OR consumer_id = $2`, [m.id, m.serverId]);
+    const held: unknown[] = await tx.query(`SELECT 1 FROM compute.allocations WHERE consumer_id = $1`, [m.id]);
     if (held.length === 0) return;
-    await tx.query(`DELETE FROM compute.allocations WHERE consumer_id = $1`, [m.serverId]);
+    await freeAllocations(tx, `consumer_id = $1`, [m.serverId]);
+    // The old flavor goes back to the server: same host, same sums.
     await tx.query(`UPDATE compute.allocations SET consumer_id = $2 WHERE consumer_id = $1`, [m.id, m.serverId]);
   }
 
-  /** The host's capacity and what its consumers hold; undefined unless it is up. */
+  /** The host's capacity (net of what it reserves) and what its consumers hold; undefined unless it is up. */
   private async capacity(tx: EntityManager, hostId: string): Promise<HostCapacity | undefined> {
     const [r]: Array<Record<string, string | number>> = await tx.query(
-      `SELECT h.generation, h.vcpus, h.ram_mb, h.disk_gb, h.cpu_allocation_ratio, h.ram_allocation_ratio, h.disk_allocation_ratio,
-              COALESCE(SUM(a.vcpus), 0) AS used_vcpus, COALESCE(SUM(a.ram_mb), 0) AS used_ram_mb, COALESCE(SUM(a.disk_gb), 0) AS used_disk_gb
-         FROM compute.hosts h LEFT JOIN compute.allocations a ON a.host_id = h.id
-        WHERE h.id = $1 AND h.state = $2 GROUP BY h.id`,
+      `SELECT generation, vcpus - reserved_vcpus AS vcpus, ram_mb - reserved_ram_mb AS ram_mb, disk_gb - reserved_disk_gb AS disk_gb,
+              cpu_allocation_ratio, ram_allocation_ratio, disk_allocation_ratio, used_vcpus, used_ram_mb, used_disk_gb
+         FROM compute.hosts WHERE id = $1 AND state = $2`,
       [hostId, HostState.Up],
     );
     if (!r) return undefined;

@@ -6,7 +6,9 @@
  * An agent that does not answer (killed, restarting) is asked again on the SAME host with the
  * claim the server holds (AgentRetry): a QEMU may already run there, so the server is never built
  * elsewhere. If the host goes down, the server goes to ERROR and keeps its host and claim until
- * it is deleted or its host comes back.
+ * it is deleted or its host comes back. An agent that ANSWERS the spawn with an error has left
+ * nothing behind: the server is rescheduled on another host (CreateReschedule), up to
+ * NUBO_SCHEDULER_MAX_ATTEMPTS spawns.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InstanceStatus, NoValidHostError, NuboError, PowerState, ServerJob, TaskState, VmState } from '@nubo/contracts';
@@ -14,11 +16,18 @@ import { ServerEntity, withActionEvent } from '@nubo/database';
 import { JobOutcome } from '@nubo/jobs';
 import { Job } from 'bullmq';
 import { DataSource } from 'typeorm';
+import { recordBuildSuccess } from '../placement/build-failures';
 import { PlacementService } from '../placement/placement.service';
 import { AgentClient } from './agent-client';
 import { AgentRetry, isUnanswered } from './agent-retry';
+import { CreateReschedule } from './create-reschedule';
 import { InstanceSpecBuilder } from './instance-spec.builder';
+import { PlacementInputBuilder } from './placement-input';
 import { ServerFaults } from './server-faults';
+
+type Ctx = { opId: string; requestId: string };
+/** What one placement + spawn round ends with; 'again' goes round once more (rescheduled). */
+type Round = JobOutcome | 'again';
 
 @Injectable()
 export class ServerCreateWorkflow {
@@ -31,25 +40,26 @@ export class ServerCreateWorkflow {
     @Inject(ServerFaults) private readonly faults: ServerFaults,
     @Inject(InstanceSpecBuilder) private readonly specs: InstanceSpecBuilder,
     @Inject(AgentRetry) private readonly retry: AgentRetry,
+    @Inject(PlacementInputBuilder) private readonly inputs: PlacementInputBuilder,
+    @Inject(CreateReschedule) private readonly reschedule: CreateReschedule,
   ) {}
 
   async run({ serverId, requestId }: ServerJob, job: Job<ServerJob>): Promise<JobOutcome> {
     const ctx = { opId: String(job.id), requestId };
+    for (;;) {
+      const outcome = await this.round(serverId, ctx, job);
+      if (outcome !== 'again') return outcome;
+    }
+  }
+
+  private async round(serverId: string, ctx: Ctx, job: Job<ServerJob>): Promise<Round> {
     let server = await this.db.getRepository(ServerEntity).findOneBy({ id: serverId });
     if (!server || server.deletedAt || server.taskState === TaskState.Deleting) return 'skipped';
     if (server.vmState !== VmState.Building) return 'skipped';
 
     if (server.taskState === TaskState.Scheduling) {
-      try {
-        const hostId = await this.placement.claimForServer(serverId, server.flavor);
-        if (!hostId) return 'skipped';
-      } catch (error) {
-        if (error instanceof NoValidHostError) {
-          await this.faults.fail(serverId, error.message, { releaseClaims: false });
-          return 'failed';
-        }
-        throw error;
-      }
+      const placed = await this.place(server, ctx, job);
+      if (placed !== 'placed') return placed;
       server = (await this.db.getRepository(ServerEntity).findOneBy({ id: serverId }))!;
     }
     const hostId = server.hostId!;
@@ -59,7 +69,7 @@ export class ServerCreateWorkflow {
     try {
       const spec = await this.specs.build(server);
       asked = true;
-      status = await withActionEvent(this.db, { serverId, requestId, event: 'compute__do_build_and_run_instance', host: hostId }, () =>
+      status = await withActionEvent(this.db, { serverId, requestId: ctx.requestId, event: 'compute__do_build_and_run_instance', host: hostId }, () =>
         this.retry.call(hostId, `spawn of ${serverId}`, () => this.agents.spawn(hostId, spec, ctx)),
       );
     } catch (error) {
@@ -76,6 +86,10 @@ export class ServerCreateWorkflow {
         () => false,
       );
       const message = error instanceof NuboError ? error.message : `spawn failed: ${(error as Error).message}`;
+      if (asked && cleaned) {
+        const next = await this.reschedule.afterSpawnFailure(serverId, hostId, message);
+        return next === 'rescheduled' ? 'again' : next === 'failed' ? 'failed' : 'skipped';
+      }
       await this.faults.fail(serverId, message, { releaseClaims: cleaned });
       return 'failed';
     }
@@ -94,7 +108,32 @@ export class ServerCreateWorkflow {
       );
       return 'skipped';
     }
-    this.logger.log(`server ${serverId} ACTIVE on ${hostId} (pid ${status.pid ?? '?'}) requestId=${requestId}`);
+    await recordBuildSuccess(this.db, hostId);
+    this.logger.log(`server ${serverId} ACTIVE on ${hostId} (pid ${status.pid ?? '?'}) requestId=${ctx.requestId}`);
     return 'done';
+  }
+
+  /** Places a server in `scheduling`; anything but 'placed' ends the job with that outcome. */
+  private async place(server: ServerEntity, ctx: Ctx, job: Job<ServerJob>): Promise<'placed' | JobOutcome> {
+    let attempt = 1;
+    try {
+      const built = await this.inputs.build(server, ctx.requestId);
+      attempt = built.attempt;
+      const hostId = await this.placement.claimForServer(server.id, built.input, { attempt });
+      return hostId ? 'placed' : 'skipped';
+    } catch (error) {
+      if (error instanceof NoValidHostError) {
+        if (attempt > 1) await this.reschedule.exhausted(server.id, error.message);
+        else await this.faults.fail(server.id, error.message, { releaseClaims: false });
+        return 'failed';
+      }
+      // The image store did not answer (image properties): a later attempt of the job asks again.
+      if (isUnanswered(error) && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw error;
+      if (error instanceof NuboError) {
+        await this.faults.fail(server.id, error.message, { releaseClaims: false });
+        return 'failed';
+      }
+      throw error;
+    }
   }
 }

@@ -32,6 +32,19 @@ export class HostEntity {
   @Column('real', { name: 'disk_allocation_ratio', default: 1 }) diskAllocationRatio!: number;
   /** Bumped by every claim: a claim made on stale data fails and retries. */
   @Column('bigint', { default: 0 }) generation!: string;
+  /** What the host's allocations hold, kept by every claim and release (see the host-usage migration). */
+  @Column('int', { name: 'used_vcpus', default: 0 }) usedVcpus!: number;
+  @Column('int', { name: 'used_ram_mb', default: 0 }) usedRamMb!: number;
+  @Column('int', { name: 'used_disk_gb', default: 0 }) usedDiskGb!: number;
+  /** Consumers (servers, migrations) holding an allocation on the host. */
+  @Column('int', { default: 0 }) instances!: number;
+  /** Placement's reserved amounts: capacity = floor((total - reserved) * ratio). */
+  @Column('int', { name: 'reserved_vcpus', default: 0 }) reservedVcpus!: number;
+  @Column('int', { name: 'reserved_ram_mb', default: 0 }) reservedRamMb!: number;
+  @Column('int', { name: 'reserved_disk_gb', default: 0 }) reservedDiskGb!: number;
+  /** Builds that failed here since the last success; the weigher forgets them after a while. */
+  @Column('int', { name: 'recent_failures', default: 0 }) recentFailures!: number;
+  @Column('timestamptz', { name: 'last_failure_at', nullable: true }) lastFailureAt!: Date | null;
   @Column('text', { name: 'underlay_ip', nullable: true }) underlayIp!: string | null;
   @Column('timestamptz', { name: 'last_heartbeat_at' }) lastHeartbeatAt!: Date;
   @Column('timestamptz', { name: 'agent_started_at' }) agentStartedAt!: Date;

@@ -1,0 +1,150 @@
+/**
+ * The per-host usage counters (compute.hosts.used_vcpus/used_ram_mb/used_disk_gb/instances) and
+ * the SQL that keeps them equal to the sum of the host's allocations: every allocation insert
+ * and delete goes through here, in the transaction that writes it.
+ *
+ * A claim is one conditional UPDATE of the host row: it adds the request to the counters only
+ * if the result still fits floor((total - reserved) * ratio) on the row as it is at that instant
+ * (PostgreSQL re-evaluates the WHERE on the newest row version after waiting for its lock), so a
+ * claim computed on stale numbers can lose, never overbook.
+ */
+import { EntityManager } from 'typeorm';
+
+export type Db = Pick<EntityManager, 'query'>;
+
+export interface Amounts {
+  vcpus: number;
+  ramMb: number;
+  diskGb: number;
+}
+
+/** The host row's capacity test for adding $vcpus/$ram/$disk (parameter numbers given). */
+export function fitsSql(p: { vcpus: number; ramMb: number; diskGb: number }, alias = ''): string {
+  const c = (column: string) => `${alias}${column}`;
+  return `${c('used_vcpus')} + $${p.vcpus} <= floor((${c('vcpus')} - ${c('reserved_vcpus')}) * ${c('cpu_allocation_ratio')})
+      AND ${c('used_ram_mb')} + $${p.ramMb} <= floor((${c('ram_mb')} - ${c('reserved_ram_mb')}) * ${c('ram_allocation_ratio')})
+      AND ${c('used_disk_gb')} + $${p.diskGb} <= floor((${c('disk_gb')} - ${c('reserved_disk_gb')}) * ${c('disk_allocation_ratio')})`;
+}
+
+/** Counters as a claim leaves them (RETURNING of the claim statements). */
+export interface HostUsageRow {
+  generation: string;
+  used_vcpus: number;
+  used_ram_mb: number;
+  used_disk_gb: number;
+  instances: number;
+}
+
+export const USAGE_RETURNING = 'generation, used_vcpus, used_ram_mb, used_disk_gb, instances';
+
+/**
+ * The claim for a server in `scheduling`, as ONE statement, all or nothing:
+ *   server  locks the server row if it is still `scheduling` (and, with $8, in no server group:
+ *           a member is placed under its group's lock instead, see PlacementService);
+ *   host    the host's conditional UPDATE, only if the server is there;
+ *   moved   the server's move to the host (task state spawning), only if the host took it;
+ *   then the allocation and the decision's record (compute.placement_decisions, the row
+ *   recordPlacementDecision writes), only if the server moved.
+ * $1 server, $2 host, $3..$5 vcpus/ram/disk, $6 attempt, $7 explanation (JSON), $8 ungrouped only.
+ * One row: `schedulable` (0: the server left `scheduling`, or $8 and it is in a group: `grouped`
+ * says which), and the host's new counters (null when the host refused: down, disabled, or full
+ * on fresh numbers). Run alone it commits by itself: no BEGIN/COMMIT round trips, and the host
+ * row is locked only for the statement's own commit.
+ */
+export const CLAIM_SERVER_SQL = `WITH server AS (
+    SELECT s.id, s.request_id FROM compute.servers s
+     WHERE s.id = $1 AND s.task_state = 'scheduling' AND s.deleted_at IS NULL
+       AND NOT ($8::boolean AND EXISTS (SELECT 1 FROM compute.server_group_members m WHERE m.server_id = $1))
+     FOR UPDATE),
+  host AS (
+    UPDATE compute.hosts SET used_vcpus = used_vcpus + $3, used_ram_mb = used_ram_mb + $4, used_disk_gb = used_disk_gb + $5,
+           instances = instances + 1, generation = generation + 1
+     WHERE id = $2 AND state = 'up' AND ${fitsSql({ vcpus: 3, ramMb: 4, diskGb: 5 })} AND EXISTS (SELECT 1 FROM server)
+     RETURNING ${USAGE_RETURNING}),
+  moved AS (
+    UPDATE compute.servers s SET host_id = $2, task_state = 'spawning', updated_at = now()
+      FROM server WHERE s.id = server.id AND EXISTS (SELECT 1 FROM host)
+     RETURNING s.id, server.request_id),
+  allocation AS (
+    INSERT INTO compute.allocations (consumer_id, host_id, vcpus, ram_mb, disk_gb) SELECT id, $2, $3, $4, $5 FROM moved RETURNING 1),
+  decision AS (
+    INSERT INTO compute.placement_decisions (server_id, attempt, request_id, host_id, explanation)
+    SELECT id, $6, request_id, $2, $7::jsonb FROM moved RETURNING 1)
+  SELECT (SELECT count(*) FROM server)::int AS schedulable,
+         EXISTS (SELECT 1 FROM compute.server_group_members m WHERE m.server_id = $1) AS grouped,
+         host.* FROM (SELECT 1) AS one LEFT JOIN host ON true`;
+
+/** CLAIM_SERVER_SQL's row. */
+export interface ClaimRow {
+  schedulable: number;
+  grouped: boolean;
+  generation: string | null;
+  used_vcpus: number | null;
+  used_ram_mb: number | null;
+  used_disk_gb: number | null;
+  instances: number | null;
+}
+
+/**
+ * Adds `amounts` (and `consumers` to the consumer count) to an `up` host's counters if they
+ * still fit. Returns the new counters, or undefined when the host refused.
+ */
+export async function claimOnHost(db: Db, hostId: string, amounts: Amounts, consumers: number): Promise<HostUsageRow | undefined> {
+  const rows: [HostUsageRow[], number] = await db.query(
+    `UPDATE compute.hosts SET used_vcpus = used_vcpus + $2, used_ram_mb = used_ram_mb + $3, used_disk_gb = used_disk_gb + $4,
+            instances = instances + $5, generation = generation + 1
+      WHERE id = $1 AND state = 'up' AND ${fitsSql({ vcpus: 2, ramMb: 3, diskGb: 4 })}
+      RETURNING ${USAGE_RETURNING}`,
+    [hostId, amounts.vcpus, amounts.ramMb, amounts.diskGb, consumers],
+  );
+  return rows[0][0];
+}
+
+/**
+ * Locks, in id order, the host rows of the allocations that `where` selects. Every writer takes a
+ * host row before the allocation rows on it (a claim updates the host, then inserts), so doing the
+ * same here keeps a release and a claim from waiting on each other in a cycle.
+ */
+export async function lockHostsOf(db: Db, where: string, params: unknown[]): Promise<void> {
+  await db.query(
+    `SELECT id FROM compute.hosts WHERE id IN (SELECT host_id FROM compute.allocations WHERE ${where}) ORDER BY id FOR UPDATE`,
+    params,
+  );
+}
+
+/**
+ * Deletes the allocations that `where` selects (SQL over compute.allocations, with `params`)
+ * and gives what they held back to their hosts. Call it inside a transaction. Returns each
+ * host's counters as they are now.
+ */
+export async function freeAllocations(db: Db, where: string, params: unknown[]): Promise<Array<HostUsageRow & { id: string }>> {
+  await lockHostsOf(db, where, params);
+  const [rows]: [Array<HostUsageRow & { id: string }>, number] = await db.query(
+    `WITH gone AS (DELETE FROM compute.allocations WHERE ${where} RETURNING host_id, vcpus, ram_mb, disk_gb),
+          per_host AS (SELECT host_id, SUM(vcpus)::int AS vcpus, SUM(ram_mb)::int AS ram_mb, SUM(disk_gb)::int AS disk_gb,
+                              count(*)::int AS n FROM gone GROUP BY host_id)
+     UPDATE compute.hosts h SET used_vcpus = h.used_vcpus - p.vcpus, used_ram_mb = h.used_ram_mb - p.ram_mb,
+            used_disk_gb = h.used_disk_gb - p.disk_gb, instances = h.instances - p.n, generation = h.generation + 1
+       FROM per_host p WHERE h.id = p.host_id
+     RETURNING h.id, h.generation, h.used_vcpus, h.used_ram_mb, h.used_disk_gb, h.instances`,
+    params,
+  );
+  return rows;
+}
+
+/**
+ * Hosts whose counters differ from the sum of their allocations (none, unless something wrote
+ * compute.allocations without going through this file). For tests and the benchmark.
+ */
+export async function usageDrift(db: Db, hostFilter = 'true'): Promise<Array<{ id: string; counted: string; actual: string }>> {
+  return db.query(
+    `SELECT h.id, concat_ws('/', h.used_vcpus, h.used_ram_mb, h.used_disk_gb, h.instances) AS counted,
+            concat_ws('/', COALESCE(a.vcpus, 0), COALESCE(a.ram_mb, 0), COALESCE(a.disk_gb, 0), COALESCE(a.n, 0)) AS actual
+       FROM compute.hosts h
+       LEFT JOIN (SELECT host_id, SUM(vcpus) AS vcpus, SUM(ram_mb) AS ram_mb, SUM(disk_gb) AS disk_gb, count(*) AS n
+                    FROM compute.allocations GROUP BY host_id) a ON a.host_id = h.id
+      WHERE (${hostFilter})
+        AND (h.used_vcpus, h.used_ram_mb, h.used_disk_gb, h.instances)
+            IS DISTINCT FROM (COALESCE(a.vcpus, 0)::int, COALESCE(a.ram_mb, 0)::int, COALESCE(a.disk_gb, 0)::int, COALESCE(a.n, 0)::int)`,
+  );
+}
