@@ -5,9 +5,10 @@
  * and claims, not heartbeats or NATS. 10,000 servers of mixed flavors (some in hard anti-affinity
  * groups, some asking for a zone or a trait) are placed by 4 schedulers, each a PlacementService
  * on its own worker thread (as separate scheduler processes would be) with its own connection
- * pool and host cache, each running several claims at once as a scheduler runs several jobs.
- * Then, by SQL: hosts over capacity, anti-affinity violations, counters that
- * drifted from the allocations (must be none). And the raw ceiling: the minimal claim transaction
+ * pool and host cache, one claim at a time (NUBO_BENCH_IN_FLIGHT=n for more: the same rate on
+ * this CPU-bound machine, longer latencies). A third of each host's RAM is reserved, so the run
+ * ends with hosts full and claims refused on stale numbers. Then, by SQL: hosts over capacity,
+ * anti-affinity violations, counters that drifted from the allocations (must be none). And the raw ceiling: the minimal claim transaction
  * (one UPDATE of a host row with a generation check) looped by 4 connections for the same count,
  * measured before and after the placements (the mean is reported: the machine is shared).
  * Progress on stderr, one JSON line on stdout.
@@ -28,7 +29,7 @@ const PLACEMENTS = Number(process.env.NUBO_BENCH_PLACEMENTS ?? 10_000);
 const WORKERS = 4;
 /** Threads the schedulers run on (WORKERS / THREADS each): one per scheduler is what separate processes would be. */
 const THREADS = Number(process.env.NUBO_BENCH_THREADS ?? WORKERS);
-/** Claims in flight per scheduler (a scheduler runs many create jobs at once). */
+/** Claims in flight per scheduler. */
 const IN_FLIGHT = Number(process.env.NUBO_BENCH_IN_FLIGHT ?? 1);
 const SUBSET = Number(process.env.NUBO_BENCH_HOST_SUBSET_SIZE ?? 1);
 /** The scheduler's NUBO_SCHEDULER_HOST_CACHE_MS (its default unless set). */
@@ -72,8 +73,9 @@ async function setup(pool: Pool): Promise<Job[]> {
   const ids = Array.from({ length: HOSTS }, (_, i) => simulatedHostId('bench', i + 1));
   const inventories = ids.map((_, i) => simulatedInventory(SEED, i + 1));
   await pool.query(
-    `INSERT INTO compute.hosts (id, state, accelerator, vcpus, ram_mb, disk_gb, last_heartbeat_at, agent_started_at)
-     SELECT id, 'up', 'kvm', v, r, d, now(), now() FROM unnest($1::text[], $2::int[], $3::int[], $4::int[]) AS t(id, v, r, d)`,
+    // A third of each host's RAM reserved (Placement's `reserved`): the servers fill ~88% of the rest.
+    `INSERT INTO compute.hosts (id, state, accelerator, vcpus, ram_mb, disk_gb, reserved_ram_mb, last_heartbeat_at, agent_started_at)
+     SELECT id, 'up', 'kvm', v, r, d, r / 3, now(), now() FROM unnest($1::text[], $2::int[], $3::int[], $4::int[]) AS t(id, v, r, d)`,
     [ids, inventories.map((c) => c.vcpus), inventories.map((c) => c.ramMb), inventories.map((c) => c.diskGb)],
   );
   // Two zones of half the hosts each; one host in ten has an SSD trait.
@@ -118,14 +120,15 @@ async function setup(pool: Pool): Promise<Job[]> {
       PowerState.NoState,
     ],
   );
-  // Hard anti-affinity groups over servers spread through the queue, so their members race.
+  // Hard anti-affinity groups spread through the queue, each over neighbours in it: its members are claimed at once.
   for (let g = 0; g < GROUPS; g++) {
     const groupId = randomUUID();
     await pool.query(`INSERT INTO compute.server_groups (id, project_id, user_id, name, policy) VALUES ($1, 'bench', 'bench', $2, 'anti-affinity')`, [
       groupId,
       `bench-${g}`,
     ]);
-    const members = Array.from({ length: GROUP_SIZE }, (_, k) => jobs[(g + k * GROUPS * 3) % PLACEMENTS].serverId);
+    const start = g * Math.floor(PLACEMENTS / GROUPS);
+    const members = jobs.slice(start, start + GROUP_SIZE).map((j) => j.serverId);
     await pool.query(`INSERT INTO compute.server_group_members (group_id, server_id) SELECT $1, unnest($2::uuid[])`, [groupId, members]);
   }
   return jobs;
@@ -144,6 +147,7 @@ interface WorkerResult {
   latencies: number[];
   counts: { placed: number; noValidHost: number; gone: number };
   loads: number;
+  lostClaims: number;
 }
 
 /** A worker thread's schedulers: each a PlacementService with its own pool and cache, IN_FLIGHT claims at once. */
@@ -157,7 +161,7 @@ async function scheduler({ url, jobs, next, indexes }: WorkerInput): Promise<voi
   const schedulers = sources.map((ds) => new PlacementService(ds, { NUBO_SCHEDULER_HOST_SUBSET_SIZE: SUBSET, NUBO_SCHEDULER_HOST_CACHE_MS: CACHE_MS }));
   await Promise.all(schedulers.map((s) => s.hosts.get()));
   const counter = new Int32Array(next);
-  const result: WorkerResult = { latencies: [], counts: { placed: 0, noValidHost: 0, gone: 0 }, loads: 0 };
+  const result: WorkerResult = { latencies: [], counts: { placed: 0, noValidHost: 0, gone: 0 }, loads: 0, lostClaims: 0 };
   await new Promise<void>((resolve) => {
     parentPort!.once('message', () => resolve());
     parentPort!.postMessage('ready');
@@ -178,6 +182,7 @@ async function scheduler({ url, jobs, next, indexes }: WorkerInput): Promise<voi
   };
   await Promise.all(schedulers.flatMap((s) => Array.from({ length: IN_FLIGHT }, () => loop(s))));
   result.loads = schedulers.reduce((sum, s) => sum + s.hosts.loads, 0);
+  result.lostClaims = schedulers.reduce((sum, s) => sum + s.lostClaims, 0);
   await Promise.all(sources.map((ds) => ds.destroy()));
   parentPort!.postMessage(result);
 }
@@ -210,7 +215,8 @@ async function place(url: string, jobs: Job[]) {
   const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const counts = { placed: 0, noValidHost: 0, gone: 0 };
   for (const r of results) for (const k of Object.keys(counts) as Array<keyof typeof counts>) counts[k] += r.counts[k];
-  return { seconds, counts, latencies, loads: results.reduce((sum, r) => sum + r.loads, 0), cpuMs: (user + system) / 1000 };
+  const sum = (key: 'loads' | 'lostClaims') => results.reduce((total, r) => total + r[key], 0);
+  return { seconds, counts, latencies, loads: sum('loads'), lostClaims: sum('lostClaims'), cpuMs: (user + system) / 1000 };
 }
 
 /** The raw ceiling: one UPDATE with a generation compare-and-set per claim, 4 connections, prepared. */
@@ -333,6 +339,13 @@ async function main(): Promise<void> {
           GROUP BY m.group_id, s.host_id HAVING count(*) > 1) x`,
     )
   ).rows;
+  const [fill] = (
+    await pool.query<{ ram: number; full: number }>(
+      `SELECT round(100.0 * SUM(used_ram_mb) / SUM(ram_mb - reserved_ram_mb))::int AS ram,
+              count(*) FILTER (WHERE ram_mb - reserved_ram_mb - used_ram_mb < 16384)::int AS full FROM compute.hosts`,
+    )
+  ).rows;
+  log(`RAM ${fill.ram}% used; ${fill.full} hosts without room for the largest flavor`);
   const drift = await usageDrift(pool);
   if (drift.length) throw new Error(`usage counters drifted from the allocations on ${drift.length} host(s), e.g. ${JSON.stringify(drift[0])}`);
   const [{ allocations }] = (await pool.query(`SELECT count(*)::int AS allocations FROM compute.allocations`)).rows;
@@ -342,7 +355,8 @@ async function main(): Promise<void> {
   const placementsPerS = run.counts.placed / run.seconds;
   const dbClaimsPerS = (rawBefore + rawAfter) / 2;
   log(
-    `placed ${run.counts.placed}, NoValidHost ${run.counts.noValidHost}, in ${round(run.seconds)} s; ${run.loads} host loads; ` +
+    `placed ${run.counts.placed}, NoValidHost ${run.counts.noValidHost}, in ${round(run.seconds)} s; ${run.loads} host loads, ` +
+      `${run.lostClaims} claims refused by a host that changed after the decision; ` +
       `CPU per placement: schedulers ${round(run.cpuMs / PLACEMENTS, 3)} ms` +
       (pgBefore !== undefined && pgAfter !== undefined ? `, PostgreSQL ${round(((pgAfter - pgBefore) * 1000) / PLACEMENTS, 3)} ms; ` : '; ') +
       `raw ${round(rawBefore, 0)} / ${round(rawAfter, 0)} claims/s`,

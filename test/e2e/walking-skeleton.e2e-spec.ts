@@ -57,16 +57,22 @@ describe('walking skeleton', () => {
     expect(after.allocations).toBe(best.allocations);
   });
 
-  it('spreads servers: the second lands where the most RAM is then free', async () => {
+  it('spreads servers: the second lands on the best-weighed host (free RAM, vCPUs, disk), as its decision says', async () => {
     const a = await admin.createServer({ name: 'spread-a', flavorRef: '1' });
     created.push(a);
     const hostA = (await admin.waitForStatus(a, 'ACTIVE'))['OS-EXT-SRV-ATTR:host'];
-    const hosts = await admin.hosts();
-    const best = [...hosts].sort((x, y) => y.free.ram_mb - x.free.ram_mb || x.id.localeCompare(y.id))[0];
     const b = await admin.createServer({ name: 'spread-b', flavorRef: '1' });
     created.push(b);
     const hostB = (await admin.waitForStatus(b, 'ACTIVE'))['OS-EXT-SRV-ATTR:host'];
-    expect(hostB).toBe(best.id);
+    const { placement } = await admin.call('GET', `/nubo/v1/servers/${b}/placement`, 200);
+    const decision = placement.decisions.at(-1);
+    expect(decision.host).toBe(hostB);
+    const totals = decision.weighed.map((w: { total: number }) => w.total);
+    expect(decision.weighed[0].host).toBe(hostB);
+    expect(totals[0]).toBe(Math.max(...totals));
+    // Spreading: every candidate was weighed for free RAM, and the host with the most free RAM scores 1.
+    expect(decision.weighed.every((w: { weights: Record<string, number> }) => 'RAMWeigher' in w.weights)).toBe(true);
+    expect(Math.max(...decision.weighed.map((w: { weights: Record<string, number> }) => w.weights.RAMWeigher))).toBe(1);
     expect(typeof hostA).toBe('string');
   });
 

@@ -131,6 +131,7 @@ const newer = (a: string, b: string) => BigInt(a) > BigInt(b);
 export class HostCandidates {
   private cache?: { at: number; fullAt: number; hosts: HostCandidate[]; byId: Map<string, HostCandidate> };
   private loading?: Promise<HostCandidate[]>;
+  private fullLoading?: Promise<HostCandidate[]>;
   /** Counters this process wrote, kept until a load shows them (a load started before a claim would undo its patch). */
   private readonly own = new Map<string, HostUsageRow>();
   /** Claims decided and not yet finished, per host: counted on top of the counters. */
@@ -156,8 +157,12 @@ export class HostCandidates {
     const cache = this.cache;
     const age = cache ? this.now() - cache.at : Infinity;
     if (!options.fresh && cache && age < this.options.ttlMs) return cache.hosts;
-    const loading = (this.loading ??= this.load(options.fresh === true).finally(() => (this.loading = undefined)));
-    if (!options.fresh && cache && age < 4 * this.options.ttlMs) {
+    // Fresh means hosts, zones, traits and aggregates as they are now: never a counters-only load
+    // that happens to be in flight (a "no valid host" must not stand on stale aggregate metadata).
+    // Fresh callers share one full load.
+    if (options.fresh) return (this.fullLoading ??= this.load(true).finally(() => (this.fullLoading = undefined)));
+    const loading = (this.loading ??= this.load(false).finally(() => (this.loading = undefined)));
+    if (cache && age < 4 * this.options.ttlMs) {
       loading.catch(() => undefined); // a failed load in the background is tried again by the next caller
       return cache.hosts;
     }

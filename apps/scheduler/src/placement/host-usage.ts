@@ -6,7 +6,8 @@
  * A claim is one conditional UPDATE of the host row: it adds the request to the counters only
  * if the result still fits floor((total - reserved) * ratio) on the row as it is at that instant
  * (PostgreSQL re-evaluates the WHERE on the newest row version after waiting for its lock), so a
- * claim computed on stale numbers can lose, never overbook.
+ * claim computed on stale numbers can lose, never overbook. Lock order, everywhere: the server
+ * row (claims), then host rows, then allocation rows.
  */
 import { EntityManager } from 'typeorm';
 
@@ -18,12 +19,11 @@ export interface Amounts {
   diskGb: number;
 }
 
-/** The host row's capacity test for adding $vcpus/$ram/$disk (parameter numbers given). */
-export function fitsSql(p: { vcpus: number; ramMb: number; diskGb: number }, alias = ''): string {
-  const c = (column: string) => `${alias}${column}`;
-  return `${c('used_vcpus')} + $${p.vcpus} <= floor((${c('vcpus')} - ${c('reserved_vcpus')}) * ${c('cpu_allocation_ratio')})
-      AND ${c('used_ram_mb')} + $${p.ramMb} <= floor((${c('ram_mb')} - ${c('reserved_ram_mb')}) * ${c('ram_allocation_ratio')})
-      AND ${c('used_disk_gb')} + $${p.diskGb} <= floor((${c('disk_gb')} - ${c('reserved_disk_gb')}) * ${c('disk_allocation_ratio')})`;
+/** The host row's capacity test for adding the amounts in parameters $vcpus/$ramMb/$diskGb (their numbers). */
+export function fitsSql(p: { vcpus: number; ramMb: number; diskGb: number }): string {
+  return `used_vcpus + $${p.vcpus} <= floor((vcpus - reserved_vcpus) * cpu_allocation_ratio)
+      AND used_ram_mb + $${p.ramMb} <= floor((ram_mb - reserved_ram_mb) * ram_allocation_ratio)
+      AND used_disk_gb + $${p.diskGb} <= floor((disk_gb - reserved_disk_gb) * disk_allocation_ratio)`;
 }
 
 /** Counters as a claim leaves them (RETURNING of the claim statements). */
@@ -103,7 +103,9 @@ export async function claimOnHost(db: Db, hostId: string, amounts: Amounts, cons
 /**
  * Locks, in id order, the host rows of the allocations that `where` selects. Every writer takes a
  * host row before the allocation rows on it (a claim updates the host, then inserts), so doing the
- * same here keeps a release and a claim from waiting on each other in a cycle.
+ * same here keeps a release and a claim from waiting on each other in a cycle. (A release's
+ * caller updates the server row after it: a server being released is not in `scheduling`, so no
+ * claim holds its row meanwhile.)
  */
 export async function lockHostsOf(db: Db, where: string, params: unknown[]): Promise<void> {
   await db.query(

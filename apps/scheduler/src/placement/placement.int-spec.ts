@@ -5,9 +5,9 @@
  * the claim's conditional UPDATE stands between them and an overbooked host.
  *
  * Checked by breaking the guarantees once: with the capacity condition taken out of the claim
- * (CLAIM_SERVER_SQL without fitsSql), the slot races placed 20 and 12 of 24 servers on a host with
- * room for 5; with the group row lock taken out (lockGroup without FOR UPDATE OF g), the
- * anti-affinity race placed all 10 members, three or four to a host (3 runs out of 3).
+ * (CLAIM_SERVER_SQL's host UPDATE without fitsSql), the RAM race placed 24 of 24 servers on a host
+ * with room for 5; with the group row lock taken out (lockGroup without FOR UPDATE OF g), the
+ * anti-affinity race placed 9, 10 and 10 of the 10 members, three or four to a host (3 runs).
  */
 import { NoValidHostError, PowerState, TaskState, VmState } from '@nubo/contracts';
 import { createDataSource } from '@nubo/database';
@@ -124,6 +124,7 @@ run(PlacementService.name, () => {
         { host_id: 'y', n: 1 },
         { host_id: 'z', n: 1 },
       ]);
+      expect(await usageDrift(db)).toEqual([]);
     });
 
     it('moves to another host when the cached one went down, and never claims on a down host', async () => {

@@ -22,6 +22,7 @@ import { HostCandidates } from './host-candidates';
 import { CLAIM_SERVER_SQL, ClaimRow, Db, HostUsageRow, freeAllocations } from './host-usage';
 import { recordPlacementDecision } from './placement-decisions';
 import { HostCandidate, PlacementExplanation, PlacementRequest } from './placement-types';
+import { FAILOVER_RESERVE_KEY } from './filters/failover-reserve.host-filter';
 import { DEFAULT_SCHEDULING, SchedulingSettings, buildPipeline } from './scheduling-config';
 import { Pipeline, schedule } from './scheduling-pipeline';
 
@@ -34,12 +35,8 @@ export type PlacementConfig = Partial<SchedulingSettings & { NUBO_SCHEDULER_HOST
 
 /** Claims lost to a host that changed under the decision before giving up for now. */
 const MAX_CLAIM_ATTEMPTS = 20;
-/**
- * Hosts ranked per decision, and listed with their weights in its record: the choice and four
- * runners-up. The record is written with every claim; listing 20 tripled its size and cost a
- * fifth of the placement rate at 1000 hosts (bench:placement).
- */
-const RANKED = 5;
+/** Hosts ranked per decision (a selection of the best, not a sort of all), as many as its record lists. */
+const RANKED = 20;
 
 type Outcome = { kind: 'placed'; hostId: string } | { kind: 'gone' } | { kind: 'none'; reason: string } | { kind: 'lost'; hostId: string };
 type GroupRow = { id: string; policy: NonNullable<PlacementRequest['group']>['policy'] };
@@ -50,6 +47,8 @@ export class PlacementService {
   readonly hosts: HostCandidates;
   private readonly pipeline: Pipeline;
   private readonly hostSubsetSize: number;
+  /** Claims a host refused because it changed after the decision (for the benchmark's log). */
+  lostClaims = 0;
   /** node-postgres' pool under the DataSource: the hot statements run prepared, without the ORM. */
   private readonly pool: Pool;
 
@@ -98,6 +97,7 @@ export class PlacementService {
         fresh = true;
         continue;
       }
+      this.lostClaims++;
       (refusedOnce.has(outcome.hostId) ? refusedTwice : refusedOnce).add(outcome.hostId);
       await this.hosts.refresh(outcome.hostId);
     }
@@ -123,6 +123,8 @@ export class PlacementService {
     const hosts = await this.hosts.get({ fresh });
     const decision = this.decide(hosts, request);
     if (!decision.chosen) return this.noHost(request, attempt, decision.explanation, fresh);
+    const reserves = reserveAggregatesOf(decision.chosen);
+    if (reserves.length) return this.tryReservedClaim(request, attempt, reserves);
     const row = await this.claim(this.pool, request, decision.chosen, attempt, decision.explanation, { ungroupedOnly: true });
     if (row.schedulable === 0 && row.grouped) return this.tryGroupedClaim(request, attempt, fresh, hosts);
     return this.outcomeOf(row, request.serverId, decision.chosen.id);
@@ -151,8 +153,38 @@ export class PlacementService {
     }
   }
 
+  /**
+   * A placement on a host of an N+1 aggregate: the reserve is a rule over all the aggregate's
+   * hosts, which the per-host conditional UPDATE cannot check. So such placements are serialized
+   * per aggregate (a transaction-level advisory lock) and decided on fresh numbers read after the
+   * lock: two of them can never both spend the same reserve.
+   */
+  private async tryReservedClaim(request: PlacementRequest, attempt: number, aggregates: string[]): Promise<Outcome> {
+    const client = await this.pool.connect();
+    let open = false;
+    try {
+      await client.query('BEGIN');
+      open = true;
+      for (const id of aggregates) await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nubo-failover-reserve:${id}`]);
+      const group = await this.lockGroup(client, request.serverId);
+      const hosts = await this.hosts.get({ fresh: true });
+      const decision = this.decide(hosts, group ? { ...request, group } : request);
+      if (!decision.chosen) {
+        await client.query('COMMIT');
+        open = false;
+        return this.noHost(request, attempt, decision.explanation, true);
+      }
+      const row = await this.claim(client, request, decision.chosen, attempt, decision.explanation, { ungroupedOnly: false });
+      await client.query(row.generation === null ? 'ROLLBACK' : 'COMMIT');
+      open = false;
+      return this.outcomeOf(row, request.serverId, decision.chosen.id);
+    } finally {
+      if (open) await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+    }
+  }
+
   private decide(hosts: ReadonlyArray<HostCandidate>, request: PlacementRequest): { chosen?: HostCandidate; explanation: PlacementExplanation } {
-    // Only the best few are ranked (a selection, not a sort of every host): the choice, and the ones the explanation lists.
     const { ranked, explanation } = schedule(hosts, request, this.pipeline, { hostSubsetSize: this.hostSubsetSize, limit: RANKED });
     return { chosen: ranked[0], explanation };
   }
@@ -215,4 +247,9 @@ export class PlacementService {
     });
     return { policy: rows[0].policy, memberHosts: members.rows.map((r) => r.host_id) };
   }
+}
+
+/** Ids of the host's aggregates that keep an N+1 failover reserve, sorted (the lock order). */
+function reserveAggregatesOf(host: HostCandidate): string[] {
+  return host.aggregates.filter((a) => a.metadata[FAILOVER_RESERVE_KEY] === 'true').map((a) => a.id).sort();
 }
