@@ -55,18 +55,25 @@ describe(AgentRetry.name, () => {
 
     it('abandons a call the restarted agent will never answer, and asks the new one', async () => {
       const { host, db } = fakeHosts({ state: 'up', started: 't1' });
-      const call = jest.fn().mockImplementationOnce(never).mockResolvedValue('running');
-      const result = retry(db).call('h1', 'spawn', call);
-      setTimeout(() => (host.row = { state: 'up', started: 't2' }), 30);
-      await expect(result).resolves.toBe('running');
+      // The agent restarts once the first call is in flight (the retry has read t1 by then).
+      const call = jest
+        .fn()
+        .mockImplementationOnce(() => {
+          setTimeout(() => (host.row = { state: 'up', started: 't2' }), 30);
+          return never();
+        })
+        .mockResolvedValue('running');
+      await expect(retry(db).call('h1', 'spawn', call)).resolves.toBe('running');
       expect(call).toHaveBeenCalledTimes(2);
     });
 
     it('abandons a call in flight when the host goes down', async () => {
       const { host, db } = fakeHosts({ state: 'up', started: 't1' });
-      const result = retry(db).call('h1', 'reboot', never);
-      setTimeout(() => (host.row = { state: 'down', started: 't1' }), 30);
-      await expect(result).rejects.toBeInstanceOf(HostDownError);
+      const call = () => {
+        setTimeout(() => (host.row = { state: 'down', started: 't1' }), 30);
+        return never();
+      };
+      await expect(retry(db).call('h1', 'reboot', call)).rejects.toBeInstanceOf(HostDownError);
     });
 
     it('throws the last timeout when the host stays up but its agent never answers', async () => {
