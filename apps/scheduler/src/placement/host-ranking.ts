@@ -33,7 +33,7 @@ export interface RankedHost extends HostUsage {
   freeRamMb: number;
 }
 
-export function freeOf(h: HostUsage) {
+export function freeOf(h: Omit<HostUsage, 'id'>) {
   return {
     vcpus: Math.floor(h.vcpus * h.cpuAllocationRatio) - h.usedVcpus,
     ramMb: Math.floor(h.ramMb * h.ramAllocationRatio) - h.usedRamMb,

@@ -12,32 +12,20 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { HostState, NoValidHostError, TaskState } from '@nubo/contracts';
 import { MigrationRecord, setMigrationStatus } from '@nubo/database';
 import { DataSource, EntityManager } from 'typeorm';
+import { HostUsage, freeOf } from './host-ranking';
+import { readHostUsage } from './host-usage-query';
 
 const MAX_CLAIM_ATTEMPTS = 50;
 
 /** Nova's fault when the scheduler finds no host for a resize. */
 export const RESIZE_NO_VALID_HOST = 'There are not enough hosts available.';
 
-export interface HostCapacity {
-  generation: string;
-  vcpus: number;
-  ramMb: number;
-  diskGb: number;
-  cpuAllocationRatio: number;
-  ramAllocationRatio: number;
-  diskAllocationRatio: number;
-  usedVcpus: number;
-  usedRamMb: number;
-  usedDiskGb: number;
-}
+/** A host's inventory and use, as placement reads it (without its id). */
+export type HostCapacity = Omit<HostUsage, 'id'>;
 
 /** Why `host` cannot take `request` beside what it holds (pure), or undefined when it can. */
 export function resizeFitProblem(host: HostCapacity, request: { vcpus: number; ramMb: number; diskGb: number }): string | undefined {
-  const free = {
-    vcpus: Math.floor(host.vcpus * host.cpuAllocationRatio) - host.usedVcpus,
-    ramMb: Math.floor(host.ramMb * host.ramAllocationRatio) - host.usedRamMb,
-    diskGb: Math.floor(host.diskGb * host.diskAllocationRatio) - host.usedDiskGb,
-  };
+  const free = freeOf(host);
   if (free.ramMb < request.ramMb) return `RAM: ${free.ramMb} MB free, ${request.ramMb} MB wanted`;
   if (free.vcpus < request.vcpus) return `VCPU: ${free.vcpus} free, ${request.vcpus} wanted`;
   if (free.diskGb < request.diskGb) return `DISK: ${free.diskGb} GB free, ${request.diskGb} GB wanted`;
@@ -121,25 +109,8 @@ export class ResizeClaims {
 
   /** The host's capacity and what its consumers hold; undefined unless it is up. */
   private async capacity(tx: EntityManager, hostId: string): Promise<HostCapacity | undefined> {
-    const [r]: Array<Record<string, string | number>> = await tx.query(
-      `SELECT h.generation, h.vcpus, h.ram_mb, h.disk_gb, h.cpu_allocation_ratio, h.ram_allocation_ratio, h.disk_allocation_ratio,
-              COALESCE(SUM(a.vcpus), 0) AS used_vcpus, COALESCE(SUM(a.ram_mb), 0) AS used_ram_mb, COALESCE(SUM(a.disk_gb), 0) AS used_disk_gb
-         FROM compute.hosts h LEFT JOIN compute.allocations a ON a.host_id = h.id
-        WHERE h.id = $1 AND h.state = $2 GROUP BY h.id`,
-      [hostId, HostState.Up],
-    );
-    if (!r) return undefined;
-    return {
-      generation: String(r.generation),
-      vcpus: Number(r.vcpus),
-      ramMb: Number(r.ram_mb),
-      diskGb: Number(r.disk_gb),
-      cpuAllocationRatio: Number(r.cpu_allocation_ratio),
-      ramAllocationRatio: Number(r.ram_allocation_ratio),
-      diskAllocationRatio: Number(r.disk_allocation_ratio),
-      usedVcpus: Number(r.used_vcpus),
-      usedRamMb: Number(r.used_ram_mb),
-      usedDiskGb: Number(r.used_disk_gb),
-    };
+    const [host] = await readHostUsage(tx, HostState.Up, 'AND h.id = $2', [hostId]);
+    return host;
   }
+
 }
