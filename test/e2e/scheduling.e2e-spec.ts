@@ -128,7 +128,8 @@ describe('scheduling filters', () => {
       const breaks = after.some((x, j) => x.used > after.filter((_, k) => k !== j).reduce((sum, y) => sum + Math.max(0, y.free), 0));
       const s = await settled(await server(`n1-${i}`, small, `nova:${roomier.id}`));
       if (s.status === 'ERROR') refused = s;
-      expect({ i, status: s.status }).toEqual({ i, status: breaks ? 'ERROR' : 'ACTIVE' });
+      const seen = now.map((h) => ({ id: h.id, used: h.used.ram_mb, free: h.free.ram_mb, vcpus: h.used.vcpus, freeVcpus: h.free.vcpus }));
+      expect({ i, status: s.status, seen, on: roomier.id }).toEqual({ i, status: breaks ? 'ERROR' : 'ACTIVE', seen, on: roomier.id });
     }
     expect(refused.fault.message).toMatch(
       /^No valid host was found\. There are not enough hosts available\. Filter FailoverReserveFilter removed the last 1 host\(s\): FailoverReserve: aggregate n1-\w+ keeps room to restart the servers of its largest host on the others/,

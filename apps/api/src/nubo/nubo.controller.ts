@@ -21,7 +21,7 @@ export class NuboController {
     if (!auth.isAdmin) throw new ForbiddenError('Policy does not allow nubo:hosts:list to be performed.');
     const rows: Array<Record<string, any>> = await this.db.query(
       `SELECT h.id, h.state, h.accelerator, h.vcpus, h.ram_mb, h.disk_gb, h.ram_allocation_ratio, h.cpu_allocation_ratio,
-              h.disk_allocation_ratio, h.underlay_ip, h.last_heartbeat_at, h.agent_started_at, h.ksm,
+              h.disk_allocation_ratio, h.reserved_vcpus, h.reserved_ram_mb, h.reserved_disk_gb, h.underlay_ip, h.last_heartbeat_at, h.agent_started_at, h.ksm,
               COALESCE(SUM(a.vcpus), 0)::int AS used_vcpus, COALESCE(SUM(a.ram_mb), 0)::int AS used_ram_mb,
               COALESCE(SUM(a.disk_gb), 0)::int AS used_disk_gb, COUNT(a.consumer_id)::int AS allocations
          FROM compute.hosts h LEFT JOIN compute.allocations a ON a.host_id = h.id GROUP BY h.id ORDER BY h.id`,
@@ -36,12 +36,14 @@ export class NuboController {
         agent_started_at: h.agent_started_at,
         allocations: h.allocations,
         inventory: { vcpus: h.vcpus, ram_mb: h.ram_mb, disk_gb: h.disk_gb },
+        reserved: { vcpus: h.reserved_vcpus, ram_mb: h.reserved_ram_mb, disk_gb: h.reserved_disk_gb },
         allocation_ratio: { vcpus: h.cpu_allocation_ratio, ram_mb: h.ram_allocation_ratio, disk_gb: h.disk_allocation_ratio },
         used: { vcpus: h.used_vcpus, ram_mb: h.used_ram_mb, disk_gb: h.used_disk_gb },
+        // The claim's rule (scheduler capacity.ts): floor((total - reserved) x ratio) - used.
         free: {
-          vcpus: Math.floor(h.vcpus * h.cpu_allocation_ratio) - h.used_vcpus,
-          ram_mb: Math.floor(h.ram_mb * h.ram_allocation_ratio) - h.used_ram_mb,
-          disk_gb: Math.floor(h.disk_gb * h.disk_allocation_ratio) - h.used_disk_gb,
+          vcpus: Math.floor((h.vcpus - h.reserved_vcpus) * h.cpu_allocation_ratio) - h.used_vcpus,
+          ram_mb: Math.floor((h.ram_mb - h.reserved_ram_mb) * h.ram_allocation_ratio) - h.used_ram_mb,
+          disk_gb: Math.floor((h.disk_gb - h.reserved_disk_gb) * h.disk_allocation_ratio) - h.used_disk_gb,
         },
         ksm: ksmView(h.ksm),
       })),

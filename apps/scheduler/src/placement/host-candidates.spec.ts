@@ -104,29 +104,32 @@ describe(HostCandidates.name, () => {
   });
 
   describe('reload between full loads', () => {
-    it('reads only counters, state and failures until the metadata TTL, then everything again', async () => {
-      const { db, set, traits } = fakeDb();
-      set('a', { used_ram_mb: 100 });
-      const hosts = new HostCandidates(db, { ttlMs: 250, metadataTtlMs: 10_000, now: clock });
-      await hosts.get();
-      set('a', { used_ram_mb: 300, generation: '2', state: 'disabled', recent_failures: 2, ram_mb: 4096 });
-      traits.push({ host_id: 'a', trait: 'CUSTOM_NEW' });
+    it('reads only host rows (inventory too) until the metadata version moves, then everything again', async () => {
+      const { db, set, traits, rows } = fakeDb();
+      set('a', { used_ram_mb: 100, metadata_version: '7' });
+      const hosts = new HostCandidates(db, { ttlMs: 250, now: clock });
+      const first = await hosts.get();
+      expect(hosts.metadataVersion(first)).toBe('7');
+      set('a', { used_ram_mb: 300, generation: '2', state: 'disabled', recent_failures: 2, ram_mb: 4096, metadata_version: '7' });
+      traits.push({ host_id: 'a', trait: 'CUSTOM_NEW' }); // not seen: the version says nothing changed
       now += 1_100; // past 4 TTLs: the caller waits for the reload
       const [a] = await hosts.get();
-      expect(a).toMatchObject({ usedRamMb: 300, disabled: true, recentFailures: 2, ramMb: 8192 });
+      expect(a).toMatchObject({ usedRamMb: 300, disabled: true, recentFailures: 2, ramMb: 4096 });
       expect(a.traits.size).toBe(0);
       expect([hosts.loads, hosts.fullLoads]).toEqual([2, 1]);
-      now += 10_000;
-      const [b] = await hosts.get();
-      expect(b).toMatchObject({ usedRamMb: 300, ramMb: 4096 });
-      expect([...b.traits]).toEqual(['CUSTOM_NEW']);
+      rows.get('a')!.metadata_version = '8';
+      now += 1_100;
+      const second = await hosts.get();
+      expect([...second[0].traits]).toEqual(['CUSTOM_NEW']);
+      expect(hosts.metadataVersion(second)).toBe('8');
+      expect(hosts.metadataVersion(first)).toBe('7');
       expect([hosts.loads, hosts.fullLoads]).toEqual([3, 2]);
     });
 
     it('loads everything when a host appeared or went', async () => {
       const { db, set } = fakeDb();
       set('a');
-      const hosts = new HostCandidates(db, { ttlMs: 250, metadataTtlMs: 60_000, now: clock });
+      const hosts = new HostCandidates(db, { ttlMs: 250, now: clock });
       await hosts.get();
       set('b');
       now += 2000;

@@ -1,15 +1,17 @@
 /**
  * Every host as the filters and weighers see it (HostCandidate), kept for a short time per
  * scheduler process. A full load is three plain queries (hosts, aggregate memberships, traits,
- * joined here: a fraction of what per-host subqueries cost PostgreSQL); between full loads,
- * which come every `metadataTtlMs`, a reload reads only what claims and liveness change (usage
- * counters, generation, state, recent failures), a third of the cost. So inventory totals,
- * traits and aggregates may be that old; a "no valid host" is always confirmed on a full load. The cache is safe because it is only advice: the claim
- * re-checks capacity on the host row itself, so a stale candidate can lose a claim, never
- * overbook. This process's claims count as soon as they are decided (`assume`, as Kubernetes'
- * scheduler assumes a pod), so its concurrent decisions spread instead of queueing on one host
- * row; a claim's result patches the counters; a refused claim re-reads that host.
- * Capacity reads as the claim computes it (capacity.ts, host-usage.ts fitsSql):
+ * joined here: a fraction of what per-host subqueries cost PostgreSQL). A reload reads the host
+ * rows only (inventory, usage counters, state, recent failures) and goes full only when the set
+ * of hosts or the placement metadata version (aggregates, memberships, traits: bumped by
+ * triggers, migration 1732550012000) moved. The version a list was loaded with goes with every
+ * claim decided on it, and the claim is refused if the metadata moved since, so no placement
+ * stands on stale zones, traits or aggregate policies. Usage numbers may be a TTL old: that is
+ * only advice, since the claim re-checks capacity on the host row itself (a stale candidate can
+ * lose a claim, never overbook). This process's claims count as soon as they are decided
+ * (`assume`, as Kubernetes' scheduler assumes a pod), so its concurrent decisions spread instead
+ * of queueing on one host row; a claim's result patches the counters; a refused claim re-reads
+ * that host. Capacity reads as the claim computes it (capacity.ts, host-usage.ts fitsSql):
  * floor((total - reserved) * ratio) - used.
  */
 import { HostState } from '@nubo/contracts';
@@ -22,7 +24,8 @@ export const DEFAULT_ZONE = 'nova';
 
 const SELECT_HOSTS = `SELECT h.id, h.generation, h.state, h.accelerator, h.vcpus, h.ram_mb, h.disk_gb,
        h.reserved_vcpus, h.reserved_ram_mb, h.reserved_disk_gb, h.cpu_allocation_ratio, h.ram_allocation_ratio, h.disk_allocation_ratio,
-       h.used_vcpus, h.used_ram_mb, h.used_disk_gb, h.instances, ${RECENT_FAILURES_SQL} AS recent_failures
+       h.used_vcpus, h.used_ram_mb, h.used_disk_gb, h.instances, ${RECENT_FAILURES_SQL} AS recent_failures,
+       (SELECT version FROM compute.placement_metadata)::text AS metadata_version
   FROM compute.hosts h`;
 
 /** Live aggregates per host, in id order (the order hostZoneSql takes the zone in). */
@@ -31,13 +34,6 @@ const SELECT_MEMBERSHIPS = `SELECT ah.host_id, a.id::text AS id, a.name, a.metad
  WHERE a.deleted_at IS NULL`;
 
 const SELECT_TRAITS = `SELECT t.host_id, t.trait FROM compute.host_traits t`;
-
-/** What claims, releases, heartbeats and build results change: the reload between full loads. */
-const SELECT_COUNTERS = `SELECT h.id, h.generation, h.state, h.used_vcpus, h.used_ram_mb, h.used_disk_gb, h.instances,
-       ${RECENT_FAILURES_SQL} AS recent_failures
-  FROM compute.hosts h`;
-
-type CounterRow = Pick<HostRow, 'id' | 'generation' | 'state' | 'used_vcpus' | 'used_ram_mb' | 'used_disk_gb' | 'instances' | 'recent_failures'>;
 
 interface HostRow {
   id: string;
@@ -58,6 +54,8 @@ interface HostRow {
   used_disk_gb: number;
   instances: number;
   recent_failures: number;
+  /** Read before the memberships and traits: they are at least this new. */
+  metadata_version?: string;
 }
 
 interface MembershipRow {
@@ -68,16 +66,27 @@ interface MembershipRow {
   availability_zone: string | null;
 }
 
-/** Reads hosts (all, or one) with their aggregates and traits. */
-async function readHosts(db: Db, hostId?: string): Promise<HostCandidate[]> {
+/** Reads host rows (all, or one) with the metadata version, without aggregates and traits. */
+function readHostRows(db: Db, hostId?: string): Promise<HostRow[]> {
+  return db.query(`${SELECT_HOSTS}${hostId === undefined ? '' : ' WHERE h.id = $1'} ORDER BY h.id`, hostId === undefined ? [] : [hostId]);
+}
+
+/** Reads hosts (all, or one) with their aggregates and traits, and the metadata version they are at least as new as. */
+async function readHosts(db: Db, hostId?: string): Promise<{ hosts: HostCandidate[]; metadataVersion: string }> {
   const [where, params] = hostId === undefined ? ['', []] : [' WHERE host_id = $1', [hostId]];
-  const hosts: HostRow[] = await db.query(`${SELECT_HOSTS}${hostId === undefined ? '' : ' WHERE h.id = $1'} ORDER BY h.id`, params);
+  const hosts = await readHostRows(db, hostId);
   const memberships: MembershipRow[] = await db.query(`SELECT * FROM (${SELECT_MEMBERSHIPS}) m${where} ORDER BY host_id, id::int`, params);
   const traits: Array<{ host_id: string; trait: string }> = await db.query(`SELECT * FROM (${SELECT_TRAITS}) t${where} ORDER BY host_id, trait`, params);
   const aggregatesOf = groupBy(memberships, (m) => m.host_id);
   const traitsOf = groupBy(traits, (t) => t.host_id);
-  return hosts.map((r) => candidateOf(r, aggregatesOf.get(r.id) ?? [], (traitsOf.get(r.id) ?? []).map((t) => t.trait)));
+  return {
+    hosts: hosts.map((r) => candidateOf(r, aggregatesOf.get(r.id) ?? [], (traitsOf.get(r.id) ?? []).map((t) => t.trait))),
+    metadataVersion: versionOf(hosts),
+  };
 }
+
+/** The metadata version a read of host rows saw ('0' when there are no hosts: nothing can be claimed then). */
+const versionOf = (rows: HostRow[]) => String(rows[0]?.metadata_version ?? '0');
 
 function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();
@@ -121,15 +130,15 @@ export function candidateOf(r: HostRow, memberships: MembershipRow[], traits: st
 export interface HostCandidatesOptions {
   /** How long a load serves decisions; 0: every decision loads. */
   ttlMs: number;
-  /** How old inventory, traits and aggregates may get before a full load (default 10 TTLs). */
-  metadataTtlMs?: number;
   now?: () => number;
 }
 
 const newer = (a: string, b: string) => BigInt(a) > BigInt(b);
 
 export class HostCandidates {
-  private cache?: { at: number; fullAt: number; hosts: HostCandidate[]; byId: Map<string, HostCandidate> };
+  private cache?: { at: number; hosts: HostCandidate[]; byId: Map<string, HostCandidate>; metadataVersion: string };
+  /** The metadata version each list handed out was loaded with (a claim decided on it carries it). */
+  private readonly versions = new WeakMap<ReadonlyArray<HostCandidate>, string>();
   private loading?: Promise<HostCandidate[]>;
   private fullLoading?: Promise<HostCandidate[]>;
   /** Counters this process wrote, kept until a load shows them (a load started before a claim would undo its patch). */
@@ -157,9 +166,8 @@ export class HostCandidates {
     const cache = this.cache;
     const age = cache ? this.now() - cache.at : Infinity;
     if (!options.fresh && cache && age < this.options.ttlMs) return cache.hosts;
-    // Fresh means hosts, zones, traits and aggregates as they are now: never a counters-only load
-    // that happens to be in flight (a "no valid host" must not stand on stale aggregate metadata).
-    // Fresh callers share one full load.
+    // Fresh means hosts, zones, traits and aggregates as they are now: never a rows-only reload
+    // that happens to be in flight. Fresh callers share one full load.
     if (options.fresh) return (this.fullLoading ??= this.load(true).finally(() => (this.fullLoading = undefined)));
     const loading = (this.loading ??= this.load(false).finally(() => (this.loading = undefined)));
     if (cache && age < 4 * this.options.ttlMs) {
@@ -204,53 +212,67 @@ export class HostCandidates {
     };
   }
 
+  /** The metadata version `hosts` (a list get() returned) was loaded with: a claim decided on it carries it. */
+  metadataVersion(hosts: ReadonlyArray<HostCandidate>): string {
+    return this.versions.get(hosts) ?? '0';
+  }
+
   /** Re-reads one host (after it refused a claim the cache said it would take). */
   async refresh(hostId: string): Promise<HostCandidate | undefined> {
-    const [fresh] = await readHosts(this.db, hostId);
+    const {
+      hosts: [fresh],
+    } = await readHosts(this.db, hostId);
     const cache = this.cache;
     if (!cache) return fresh;
     const index = cache.hosts.findIndex((h) => h.id === hostId);
     if (!fresh) {
-      if (index >= 0) cache.hosts = cache.hosts.filter((h) => h.id !== hostId);
+      if (index >= 0) this.replaceList(cache, cache.hosts.filter((h) => h.id !== hostId));
       cache.byId.delete(hostId);
       return undefined;
     }
     this.addPending(fresh);
-    if (index >= 0) {
-      // Replace in a new array: a decision in flight keeps the array it was given.
-      cache.hosts = cache.hosts.map((h, i) => (i === index ? fresh : h));
-    } else cache.hosts = [...cache.hosts, fresh];
+    // A new array: a decision in flight keeps the array it was given. It keeps the list's version
+    // (the older one, if this host's read saw a newer: a claim on it is then refused as stale).
+    this.replaceList(cache, index >= 0 ? cache.hosts.map((h, i) => (i === index ? fresh : h)) : [...cache.hosts, fresh]);
     cache.byId.set(hostId, fresh);
     return fresh;
+  }
+
+  private replaceList(cache: NonNullable<HostCandidates['cache']>, hosts: HostCandidate[]): void {
+    cache.hosts = hosts;
+    this.versions.set(hosts, cache.metadataVersion);
   }
 
   private async load(full: boolean): Promise<HostCandidate[]> {
     const at = this.now();
     const cache = this.cache;
-    const metadataTtl = this.options.metadataTtlMs ?? 10 * this.options.ttlMs;
     this.loads++;
-    if (!full && cache && at - cache.fullAt < metadataTtl && (await this.reloadCounters(cache))) {
+    if (!full && cache && (await this.reloadRows(cache))) {
       cache.at = at;
       return cache.hosts;
     }
-    const hosts = await readHosts(this.db);
+    const { hosts, metadataVersion } = await readHosts(this.db);
     this.fullLoads++;
     const byId = new Map(hosts.map((h) => [h.id, h]));
     for (const id of this.own.keys()) if (!byId.has(id)) this.own.delete(id);
     for (const host of hosts) this.show(host, this.ownOrLoaded(host.id, host.generation));
-    this.cache = { at, fullAt: at, hosts, byId };
+    this.cache = { at, hosts, byId, metadataVersion };
+    this.versions.set(hosts, metadataVersion);
     return hosts;
   }
 
-  /** Updates the cached candidates in place from the counters; false when the set of hosts changed (a full load is due). */
-  private async reloadCounters(cache: NonNullable<HostCandidates['cache']>): Promise<boolean> {
-    const rows: CounterRow[] = await this.db.query(SELECT_COUNTERS);
+  /**
+   * Updates the cached candidates in place from the host rows (inventory, state, counters);
+   * false when the set of hosts or the metadata version changed (a full load is due).
+   */
+  private async reloadRows(cache: NonNullable<HostCandidates['cache']>): Promise<boolean> {
+    const rows = await readHostRows(this.db);
+    if (versionOf(rows) !== cache.metadataVersion) return false;
     if (rows.length !== cache.byId.size || rows.some((r) => !cache.byId.has(r.id))) return false;
     for (const r of rows) {
       const host = cache.byId.get(r.id)!;
-      host.state = r.state;
-      host.disabled = r.state === HostState.Disabled;
-      host.recentFailures = r.recent_failures;
+      const { zone, traits, aggregates } = host;
+      Object.assign(host, candidateOf(r, [], []), { zone, traits, aggregates });
       this.show(host, this.ownOrLoaded(r.id, String(r.generation), r));
     }
     return true;
@@ -260,7 +282,7 @@ export class HostCandidates {
    * The counters to show for a host: the ones just loaded, unless this process wrote newer ones
    * (a load that started before its claim landed); an own entry the database caught up with goes.
    */
-  private ownOrLoaded(id: string, generation: string, loaded?: CounterRow): HostUsageRow | undefined {
+  private ownOrLoaded(id: string, generation: string, loaded?: HostRow): HostUsageRow | undefined {
     const own = this.own.get(id);
     if (own && newer(own.generation, generation)) return own;
     if (own) this.own.delete(id);

@@ -45,10 +45,12 @@ export const USAGE_RETURNING = 'generation, used_vcpus, used_ram_mb, used_disk_g
  *   moved   the server's move to the host (task state spawning), only if the host took it;
  *   then the allocation and the decision's record (compute.placement_decisions, the row
  *   recordPlacementDecision writes), only if the server moved.
- * $1 server, $2 host, $3..$5 vcpus/ram/disk, $6 attempt, $7 explanation (JSON), $8 ungrouped only.
+ * $1 server, $2 host, $3..$5 vcpus/ram/disk, $6 attempt, $7 explanation (JSON), $8 ungrouped only,
+ * $9 the placement metadata version the decision saw (aggregates, memberships, traits: see
+ * migration 1732550012000); a decision made on older metadata is refused (`stale`).
  * One row: `schedulable` (0: the server left `scheduling`, or $8 and it is in a group: `grouped`
- * says which), and the host's new counters (null when the host refused: down, disabled, or full
- * on fresh numbers). Run alone it commits by itself: no BEGIN/COMMIT round trips, and the host
+ * says which), `stale`, and the host's new counters (null when the host refused: down, disabled,
+ * full on fresh numbers, or the decision was stale). Run alone it commits by itself: no BEGIN/COMMIT round trips, and the host
  * row is locked only for the statement's own commit.
  */
 export const CLAIM_SERVER_SQL = `WITH server AS (
@@ -60,6 +62,7 @@ export const CLAIM_SERVER_SQL = `WITH server AS (
     UPDATE compute.hosts SET used_vcpus = used_vcpus + $3, used_ram_mb = used_ram_mb + $4, used_disk_gb = used_disk_gb + $5,
            instances = instances + 1, generation = generation + 1
      WHERE id = $2 AND state = 'up' AND ${fitsSql({ vcpus: 3, ramMb: 4, diskGb: 5 })} AND EXISTS (SELECT 1 FROM server)
+       AND (SELECT version FROM compute.placement_metadata) = $9::bigint
      RETURNING ${USAGE_RETURNING}),
   moved AS (
     UPDATE compute.servers s SET host_id = $2, task_state = 'spawning', updated_at = now()
@@ -72,12 +75,14 @@ export const CLAIM_SERVER_SQL = `WITH server AS (
     SELECT id, $6, request_id, $2, $7::jsonb FROM moved RETURNING 1)
   SELECT (SELECT count(*) FROM server)::int AS schedulable,
          EXISTS (SELECT 1 FROM compute.server_group_members m WHERE m.server_id = $1) AS grouped,
+         (SELECT version FROM compute.placement_metadata) <> $9::bigint AS stale,
          host.* FROM (SELECT 1) AS one LEFT JOIN host ON true`;
 
 /** CLAIM_SERVER_SQL's row. */
 export interface ClaimRow {
   schedulable: number;
   grouped: boolean;
+  stale: boolean;
   generation: string | null;
   used_vcpus: number | null;
   used_ram_mb: number | null;

@@ -44,7 +44,7 @@ run(PlacementService.name, () => {
   });
 
   beforeEach(async () => {
-    await db.query(`TRUNCATE compute.placement_decisions, compute.allocations, compute.server_group_members, compute.server_groups, compute.servers, compute.hosts CASCADE`);
+    await db.query(`TRUNCATE compute.placement_decisions, compute.allocations, compute.server_group_members, compute.server_groups, compute.servers, compute.hosts, compute.aggregates CASCADE`);
   });
 
   async function addHost(id: string, o: { ramMb?: number; vcpus?: number; diskGb?: number; state?: string; reservedRamMb?: number } = {}) {
@@ -133,6 +133,25 @@ run(PlacementService.name, () => {
       await warmCaches();
       await db.query(`UPDATE compute.hosts SET state = 'down' WHERE id = 'a'`);
       await expect(schedulers[1].claimForServer(await addServer(), { vcpus: 1, ramMb: 512, diskGb: 1 })).resolves.toBe('b');
+      const [{ n }] = await db.query(`SELECT count(*)::int AS n FROM compute.allocations WHERE host_id = 'a'`);
+      expect(n).toBe(0);
+    });
+
+    it('places by aggregates as they are now, never as a cached list saw them', async () => {
+      await addHost('a');
+      await addHost('b');
+      const zone = async (name: string, host: string) => {
+        const [{ id }] = await db.query(`INSERT INTO compute.aggregates (uuid, name, availability_zone) VALUES ($1, $2, $2) RETURNING id`, [randomUUID(), name]);
+        await db.query(`INSERT INTO compute.aggregate_hosts (aggregate_id, host_id) VALUES ($1, $2)`, [id, host]);
+        return id as number;
+      };
+      const az1 = await zone('az1', 'a');
+      await warmCaches(); // every cache: a in az1 (for a minute)
+      // The admin moves az1 to b: a decision on a cached list would still pick a.
+      await db.query(`DELETE FROM compute.aggregate_hosts WHERE aggregate_id = $1`, [az1]);
+      await db.query(`INSERT INTO compute.aggregate_hosts (aggregate_id, host_id) VALUES ($1, 'b')`, [az1]);
+      const flavor = { vcpus: 1, ramMb: 256, diskGb: 1 };
+      for (const s of schedulers.slice(0, 3)) await expect(s.claimForServer(await addServer(), { ...flavor, availabilityZone: 'az1' })).resolves.toBe('b');
       const [{ n }] = await db.query(`SELECT count(*)::int AS n FROM compute.allocations WHERE host_id = 'a'`);
       expect(n).toBe(0);
     });

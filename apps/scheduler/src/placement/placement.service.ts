@@ -38,7 +38,12 @@ const MAX_CLAIM_ATTEMPTS = 20;
 /** Hosts ranked per decision (a selection of the best, not a sort of all), as many as its record lists. */
 const RANKED = 20;
 
-type Outcome = { kind: 'placed'; hostId: string } | { kind: 'gone' } | { kind: 'none'; reason: string } | { kind: 'lost'; hostId: string };
+type Outcome =
+  | { kind: 'placed'; hostId: string }
+  | { kind: 'gone' }
+  | { kind: 'none'; reason: string }
+  | { kind: 'lost'; hostId: string }
+  | { kind: 'stale' };
 type GroupRow = { id: string; policy: NonNullable<PlacementRequest['group']>['policy'] };
 
 @Injectable()
@@ -91,6 +96,11 @@ export class PlacementService {
       const outcome = await this.tryClaim({ ...request, excludedHosts }, attempt, fresh);
       if (outcome.kind === 'placed') return outcome.hostId;
       if (outcome.kind === 'gone') return null;
+      if (outcome.kind === 'stale') {
+        // Aggregates, memberships or traits changed after the load the decision used: decide again on a full one.
+        fresh = true;
+        continue;
+      }
       if (outcome.kind === 'none') {
         // The cache may predate a release elsewhere: "no host" only stands on fresh numbers.
         if (fresh) throw new NoValidHostError(outcome.reason);
@@ -125,7 +135,10 @@ export class PlacementService {
     if (!decision.chosen) return this.noHost(request, attempt, decision.explanation, fresh);
     const reserves = reserveAggregatesOf(decision.chosen);
     if (reserves.length) return this.tryReservedClaim(request, attempt, reserves);
-    const row = await this.claim(this.pool, request, decision.chosen, attempt, decision.explanation, { ungroupedOnly: true });
+    const row = await this.claim(this.pool, request, decision.chosen, attempt, decision.explanation, {
+      ungroupedOnly: true,
+      metadataVersion: this.hosts.metadataVersion(hosts),
+    });
     if (row.schedulable === 0 && row.grouped) return this.tryGroupedClaim(request, attempt, fresh, hosts);
     return this.outcomeOf(row, request.serverId, decision.chosen.id);
   }
@@ -143,7 +156,10 @@ export class PlacementService {
         open = false;
         return this.noHost(request, attempt, decision.explanation, fresh);
       }
-      const row = await this.claim(client, request, decision.chosen, attempt, decision.explanation, { ungroupedOnly: false });
+      const row = await this.claim(client, request, decision.chosen, attempt, decision.explanation, {
+        ungroupedOnly: false,
+        metadataVersion: this.hosts.metadataVersion(hosts),
+      });
       await client.query(row.generation === null ? 'ROLLBACK' : 'COMMIT');
       open = false;
       return this.outcomeOf(row, request.serverId, decision.chosen.id);
@@ -174,7 +190,10 @@ export class PlacementService {
         open = false;
         return this.noHost(request, attempt, decision.explanation, true);
       }
-      const row = await this.claim(client, request, decision.chosen, attempt, decision.explanation, { ungroupedOnly: false });
+      const row = await this.claim(client, request, decision.chosen, attempt, decision.explanation, {
+        ungroupedOnly: false,
+        metadataVersion: this.hosts.metadataVersion(hosts),
+      });
       await client.query(row.generation === null ? 'ROLLBACK' : 'COMMIT');
       open = false;
       return this.outcomeOf(row, request.serverId, decision.chosen.id);
@@ -196,14 +215,14 @@ export class PlacementService {
     host: HostCandidate,
     attempt: number,
     explanation: PlacementExplanation,
-    { ungroupedOnly }: { ungroupedOnly: boolean },
+    { ungroupedOnly, metadataVersion }: { ungroupedOnly: boolean; metadataVersion: string },
   ): Promise<ClaimRow> {
     const forget = this.hosts.assume(host.id, request);
     try {
       const { rows } = await on.query<ClaimRow>({
         name: 'nubo-claim-server',
         text: CLAIM_SERVER_SQL,
-        values: [request.serverId, host.id, request.vcpus, request.ramMb, request.diskGb, attempt, JSON.stringify(explanation), ungroupedOnly],
+        values: [request.serverId, host.id, request.vcpus, request.ramMb, request.diskGb, attempt, JSON.stringify(explanation), ungroupedOnly, metadataVersion],
       });
       forget();
       if (rows[0].generation !== null) this.hosts.patch(host.id, rows[0] as HostUsageRow);
@@ -215,6 +234,7 @@ export class PlacementService {
 
   private outcomeOf(row: ClaimRow, serverId: string, hostId: string): Outcome {
     if (row.schedulable === 0) return { kind: 'gone' };
+    if (row.stale) return { kind: 'stale' };
     if (row.generation === null) return { kind: 'lost', hostId };
     this.logger.debug(`server ${serverId} placed on host ${hostId}`);
     return { kind: 'placed', hostId };
@@ -241,7 +261,7 @@ export class PlacementService {
     if (rows.length === 0) return undefined;
     const members = await client.query<{ host_id: string }>({
       name: 'nubo-group-hosts',
-      text: `SELECT DISTINCT s.host_id FROM compute.server_group_members m JOIN compute.servers s ON s.id = m.server_id
+      text: `SELECT s.host_id FROM compute.server_group_members m JOIN compute.servers s ON s.id = m.server_id
               WHERE m.group_id = $1 AND s.id <> $2 AND s.host_id IS NOT NULL AND s.deleted_at IS NULL`,
       values: [rows[0].id, serverId],
     });
