@@ -29,8 +29,8 @@ const PLACEMENTS = Number(process.env.NUBO_BENCH_PLACEMENTS ?? 10_000);
 const WORKERS = 4;
 /** Threads the schedulers run on (WORKERS / THREADS each): one per scheduler is what separate processes would be. */
 const THREADS = Number(process.env.NUBO_BENCH_THREADS ?? WORKERS);
-/** Claims in flight per scheduler. */
-const IN_FLIGHT = Number(process.env.NUBO_BENCH_IN_FLIGHT ?? 1);
+/** Placements in flight per scheduler: the scheduler's job concurrency (NUBO_SCHEDULER_CONCURRENCY's default). */
+const IN_FLIGHT = Number(process.env.NUBO_BENCH_IN_FLIGHT ?? 16);
 const SUBSET = Number(process.env.NUBO_BENCH_HOST_SUBSET_SIZE ?? 1);
 /** The scheduler's NUBO_SCHEDULER_HOST_CACHE_MS (its default unless set). */
 const CACHE_MS = Number(process.env.NUBO_BENCH_HOST_CACHE_MS ?? 250);
@@ -148,6 +148,7 @@ interface WorkerResult {
   counts: { placed: number; noValidHost: number; gone: number };
   loads: number;
   lostClaims: number;
+  statements: number;
 }
 
 /** A worker thread's schedulers: each a PlacementService with its own pool and cache, IN_FLIGHT claims at once. */
@@ -155,13 +156,13 @@ async function scheduler({ url, jobs, next, indexes }: WorkerInput): Promise<voi
   Logger.overrideLogger(['error']);
   const sources = await Promise.all(
     indexes.map((index) =>
-      createDataSource({ url, schemas: ['compute'], applicationName: `bench-scheduler-${index}`, poolSize: IN_FLIGHT + 1 }).initialize(),
+      createDataSource({ url, schemas: ['compute'], applicationName: `bench-scheduler-${index}`, poolSize: 4 }).initialize(),
     ),
   );
   const schedulers = sources.map((ds) => new PlacementService(ds, { NUBO_SCHEDULER_HOST_SUBSET_SIZE: SUBSET, NUBO_SCHEDULER_HOST_CACHE_MS: CACHE_MS }));
   await Promise.all(schedulers.map((s) => s.hosts.get()));
   const counter = new Int32Array(next);
-  const result: WorkerResult = { latencies: [], counts: { placed: 0, noValidHost: 0, gone: 0 }, loads: 0, lostClaims: 0 };
+  const result: WorkerResult = { latencies: [], counts: { placed: 0, noValidHost: 0, gone: 0 }, loads: 0, lostClaims: 0, statements: 0 };
   await new Promise<void>((resolve) => {
     parentPort!.once('message', () => resolve());
     parentPort!.postMessage('ready');
@@ -183,6 +184,7 @@ async function scheduler({ url, jobs, next, indexes }: WorkerInput): Promise<voi
   await Promise.all(schedulers.flatMap((s) => Array.from({ length: IN_FLIGHT }, () => loop(s))));
   result.loads = schedulers.reduce((sum, s) => sum + s.hosts.loads, 0);
   result.lostClaims = schedulers.reduce((sum, s) => sum + s.lostClaims, 0);
+  result.statements = schedulers.reduce((sum, s) => sum + s.batcher.statements, 0);
   await Promise.all(sources.map((ds) => ds.destroy()));
   parentPort!.postMessage(result);
 }
@@ -215,8 +217,8 @@ async function place(url: string, jobs: Job[]) {
   const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const counts = { placed: 0, noValidHost: 0, gone: 0 };
   for (const r of results) for (const k of Object.keys(counts) as Array<keyof typeof counts>) counts[k] += r.counts[k];
-  const sum = (key: 'loads' | 'lostClaims') => results.reduce((total, r) => total + r[key], 0);
-  return { seconds, counts, latencies, loads: sum('loads'), lostClaims: sum('lostClaims'), cpuMs: (user + system) / 1000 };
+  const sum = (key: 'loads' | 'lostClaims' | 'statements') => results.reduce((total, r) => total + r[key], 0);
+  return { seconds, counts, latencies, loads: sum('loads'), lostClaims: sum('lostClaims'), statements: sum('statements'), cpuMs: (user + system) / 1000 };
 }
 
 /** The raw ceiling: one UPDATE with a generation compare-and-set per claim, 4 connections, prepared. */
@@ -356,7 +358,8 @@ async function main(): Promise<void> {
   const dbClaimsPerS = (rawBefore + rawAfter) / 2;
   log(
     `placed ${run.counts.placed}, NoValidHost ${run.counts.noValidHost}, in ${round(run.seconds)} s; ${run.loads} host loads, ` +
-      `${run.lostClaims} claims refused by a host that changed after the decision; ` +
+      `${run.lostClaims} claims refused by a host that changed after the decision; ${run.statements} claim statements ` +
+      `(${round(PLACEMENTS / Math.max(1, run.statements), 1)} placements each); ` +
       `CPU per placement: schedulers ${round(run.cpuMs / PLACEMENTS, 3)} ms` +
       (pgBefore !== undefined && pgAfter !== undefined ? `, PostgreSQL ${round(((pgAfter - pgBefore) * 1000) / PLACEMENTS, 3)} ms; ` : '; ') +
       `raw ${round(rawBefore, 0)} / ${round(rawAfter, 0)} claims/s`,

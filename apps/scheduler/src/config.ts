@@ -12,6 +12,15 @@ export const schedulerSchema = {
   NUBO_SCHEDULER_HOST_CACHE_MS: env.int({ default: 250, min: 0, max: 10_000 }),
   /** Nova's host_subset_size: a placement picks at random among the best N hosts. */
   NUBO_SCHEDULER_HOST_SUBSET_SIZE: env.int({ default: 1, min: 1, max: 1000 }),
+  /** Claims one statement carries at most (claims decided while one runs go together in the next). */
+  NUBO_SCHEDULER_CLAIM_BATCH: env.int({ default: 32, min: 1, max: 256 }),
+  /**
+   * Share of the hosts a decision looks for as feasible before it stops filtering (Kubernetes'
+   * percentageOfNodesToScore); 0: adaptive (about 42% of 1000 hosts), 100: every host, always.
+   */
+  NUBO_SCHEDULER_HOSTS_TO_SCORE_PERCENT: env.int({ default: 0, min: 0, max: 100 }),
+  /** Claim statements a scheduler runs at once. */
+  NUBO_SCHEDULER_CLAIM_STATEMENTS: env.int({ default: 1, min: 1, max: 16 }),
   NUBO_HEALTH_PORT: env.port({ default: 8781 }),
   /** Seconds a guest gets to power off on ACPI (os-stop, soft reboot) before it is forced. */
   NUBO_STOP_GRACE_S: env.int({ default: 60, min: 0, max: 300 }),

@@ -43,7 +43,7 @@ describe('placementDecisionView', () => {
         attempt: 2,
         failure: 'disk full',
         failed_at: '2026-01-02T03:04:06.000Z',
-        explanation: { filters: [{ name: 'RamFilter', in: 300, removed: {}, removedOmitted: 200 }], weighed: [], chosen: 'h1', weighedOmitted: 80 },
+        explanation: { filters: [{ name: 'RamFilter', in: 300, removed: {}, removedOmitted: 200 }], weighed: [], chosen: 'h1', weighedOmitted: 80, notExamined: 700 },
       }),
       {
         attempt: 2,
@@ -53,6 +53,7 @@ describe('placementDecisionView', () => {
         filters: [{ name: 'RamFilter', hosts_in: 300, removed: {}, removed_not_listed: 200 }],
         weighed: [],
         weighed_not_listed: 80,
+        hosts_not_examined: 700,
         no_valid_host: null,
         spawn_failure: { reason: 'disk full', at: '2026-01-02T03:04:06.000Z' },
       },

@@ -5,6 +5,7 @@ interface StoredExplanation {
   weighed?: Array<{ host: string; total: number; weights: Record<string, number> }>;
   chosen?: string | null;
   weighedOmitted?: number;
+  notExamined?: number;
   noValidHost?: string;
 }
 
@@ -35,6 +36,8 @@ export function placementDecisionView(row: DecisionRow): Record<string, unknown>
     })),
     weighed: (e?.weighed ?? []).map((w) => ({ host: w.host, total: w.total, weights: w.weights })),
     ...(e?.weighedOmitted ? { weighed_not_listed: e.weighedOmitted } : {}),
+    // Hosts the decision did not look at: enough others had passed every filter.
+    ...(e?.notExamined ? { hosts_not_examined: e.notExamined } : {}),
     no_valid_host: e?.noValidHost ?? null,
     spawn_failure: row.failed_at ? { reason: row.failure, at: iso(row.failed_at) } : null,
   };

@@ -3,6 +3,7 @@ import { createDataSource, hostZoneSql, migrateLocked } from '@nubo/database';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { recordBuildFailure, recordBuildSuccess } from './build-failures';
+import { claimOnHost, freeAllocations } from './host-usage';
 import { HostCandidates } from './host-candidates';
 
 const url = process.env.NUBO_DATABASE_URL;
@@ -82,5 +83,34 @@ run(HostCandidates.name, () => {
     expect((await load()).get(id('plain'))!.recentFailures).toBe(1);
     await recordBuildSuccess(db, id('plain'));
     expect((await load()).get(id('plain'))!.recentFailures).toBe(0);
+  });
+  it('moves the metadata version on aggregate, membership, trait and inventory changes, and on nothing else', async () => {
+    const version = async () => (await db.query(`SELECT version::text AS v FROM compute.placement_metadata`))[0].v as string;
+    const moves = async (what: () => Promise<unknown>) => {
+      const before = await version();
+      await what();
+      return (await version()) !== before;
+    };
+    const host = id('plain');
+    expect(await moves(() => db.query(`UPDATE compute.aggregates SET metadata = '{"ssd":"no"}' WHERE id = $1`, [aggregates[0]]))).toBe(true);
+    expect(await moves(() => db.query(`INSERT INTO compute.aggregate_hosts (aggregate_id, host_id) VALUES ($1, $2)`, [aggregates[1], host]))).toBe(true);
+    expect(await moves(() => db.query(`DELETE FROM compute.aggregate_hosts WHERE aggregate_id = $1 AND host_id = $2`, [aggregates[1], host]))).toBe(true);
+    expect(await moves(() => db.query(`INSERT INTO compute.host_traits (host_id, trait, source) VALUES ($1, 'CUSTOM_X', 'admin')`, [host]))).toBe(true);
+    expect(await moves(() => db.query(`DELETE FROM compute.host_traits WHERE host_id = $1`, [host]))).toBe(true);
+    expect(await moves(() => db.query(`UPDATE compute.hosts SET ram_mb = 32768 WHERE id = $1`, [host]))).toBe(true);
+    expect(await moves(() => db.query(`UPDATE compute.hosts SET reserved_ram_mb = 512 WHERE id = $1`, [host]))).toBe(true);
+    // A heartbeat that writes the same inventory, a state change, a claim and its release: the cache's counters reload covers those.
+    expect(await moves(() => db.query(`UPDATE compute.hosts SET ram_mb = 32768, vcpus = 8, last_heartbeat_at = now() WHERE id = $1`, [host]))).toBe(false);
+    expect(await moves(() => db.query(`UPDATE compute.hosts SET state = 'disabled' WHERE id = $1`, [host]))).toBe(false);
+    await db.query(`UPDATE compute.hosts SET state = 'up' WHERE id = $1`, [host]);
+    expect(
+      await moves(() =>
+        db.transaction(async (tx) => {
+          await claimOnHost(tx, host, { vcpus: 1, ramMb: 256, diskGb: 1 }, 1);
+          await tx.query(`INSERT INTO compute.allocations (consumer_id, host_id, vcpus, ram_mb, disk_gb) VALUES ($1, $2, 1, 256, 1)`, [randomUUID(), host]);
+        }),
+      ),
+    ).toBe(false);
+    expect(await moves(() => db.transaction((tx) => freeAllocations(tx, `host_id = $1`, [host])))).toBe(false);
   });
 });

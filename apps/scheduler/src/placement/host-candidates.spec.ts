@@ -104,7 +104,7 @@ describe(HostCandidates.name, () => {
   });
 
   describe('reload between full loads', () => {
-    it('reads only host rows (inventory too) until the metadata version moves, then everything again', async () => {
+    it('reads only counters, state and failures until the metadata version moves, then everything again', async () => {
       const { db, set, traits, rows } = fakeDb();
       set('a', { used_ram_mb: 100, metadata_version: '7' });
       const hosts = new HostCandidates(db, { ttlMs: 250, now: clock });
@@ -114,13 +114,14 @@ describe(HostCandidates.name, () => {
       traits.push({ host_id: 'a', trait: 'CUSTOM_NEW' }); // not seen: the version says nothing changed
       now += 1_100; // past 4 TTLs: the caller waits for the reload
       const [a] = await hosts.get();
-      expect(a).toMatchObject({ usedRamMb: 300, disabled: true, recentFailures: 2, ramMb: 4096 });
+      expect(a).toMatchObject({ usedRamMb: 300, disabled: true, recentFailures: 2, ramMb: 8192 });
       expect(a.traits.size).toBe(0);
       expect([hosts.loads, hosts.fullLoads]).toEqual([2, 1]);
       rows.get('a')!.metadata_version = '8';
       now += 1_100;
       const second = await hosts.get();
       expect([...second[0].traits]).toEqual(['CUSTOM_NEW']);
+      expect(second[0].ramMb).toBe(4096);
       expect(hosts.metadataVersion(second)).toBe('8');
       expect(hosts.metadataVersion(first)).toBe('7');
       expect([hosts.loads, hosts.fullLoads]).toEqual([3, 2]);
@@ -187,18 +188,18 @@ describe(HostCandidates.name, () => {
   });
 
   describe('refresh', () => {
-    it('re-reads one host into the cache, and drops one that is gone', async () => {
+    it("re-reads one host's counters and state into the cache, and drops one that is gone", async () => {
       const { db, set, rows } = fakeDb();
       set('a');
       set('b');
       const hosts = new HostCandidates(db, { ttlMs: 60_000, now: clock });
       const before = await hosts.get();
-      set('a', { state: 'down', generation: '2' });
+      set('a', { state: 'down', generation: '2', used_ram_mb: 512, ram_mb: 1 });
       rows.delete('b');
       await hosts.refresh('a');
       await hosts.refresh('b');
-      expect((await hosts.get()).map((h) => [h.id, h.state])).toEqual([['a', 'down']]);
-      expect(before.map((h) => h.state)).toEqual(['up', 'up']); // a decision holding the old array keeps it
+      expect((await hosts.get()).map((h) => [h.id, h.state, h.usedRamMb, h.ramMb])).toEqual([['a', 'down', 512, 8192]]);
+      expect(before.map((h) => h.id)).toEqual(['a', 'b']); // a caller holding the old list keeps it
     });
   });
 });

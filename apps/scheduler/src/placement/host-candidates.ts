@@ -1,10 +1,10 @@
 /**
  * Every host as the filters and weighers see it (HostCandidate), kept for a short time per
  * scheduler process. A full load is three plain queries (hosts, aggregate memberships, traits,
- * joined here: a fraction of what per-host subqueries cost PostgreSQL). A reload reads the host
- * rows only (inventory, usage counters, state, recent failures) and goes full only when the set
- * of hosts or the placement metadata version (aggregates, memberships, traits: bumped by
- * triggers, migration 1732550012000) moved. The version a list was loaded with goes with every
+ * joined here: a fraction of what per-host subqueries cost PostgreSQL). A reload reads only what
+ * claims and liveness change (usage counters, generation, state, recent failures) and goes full
+ * when the set of hosts or the placement metadata version (aggregates, memberships, traits and
+ * inventories: bumped by triggers, migration 1732550012000) moved. The version a list was loaded with goes with every
  * claim decided on it, and the claim is refused if the metadata moved since, so no placement
  * stands on stale zones, traits or aggregate policies. Usage numbers may be a TTL old: that is
  * only advice, since the claim re-checks capacity on the host row itself (a stale candidate can
@@ -66,6 +66,13 @@ interface MembershipRow {
   availability_zone: string | null;
 }
 
+/** What claims, releases, heartbeats and build results change: the reload between full loads. */
+const SELECT_COUNTERS = `SELECT h.id, h.generation, h.state, h.used_vcpus, h.used_ram_mb, h.used_disk_gb, h.instances,
+       ${RECENT_FAILURES_SQL} AS recent_failures, (SELECT version FROM compute.placement_metadata)::text AS metadata_version
+  FROM compute.hosts h`;
+
+type CounterRow = Pick<HostRow, 'id' | 'generation' | 'state' | 'used_vcpus' | 'used_ram_mb' | 'used_disk_gb' | 'instances' | 'recent_failures' | 'metadata_version'>;
+
 /** Reads host rows (all, or one) with the metadata version, without aggregates and traits. */
 function readHostRows(db: Db, hostId?: string): Promise<HostRow[]> {
   return db.query(`${SELECT_HOSTS}${hostId === undefined ? '' : ' WHERE h.id = $1'} ORDER BY h.id`, hostId === undefined ? [] : [hostId]);
@@ -86,7 +93,7 @@ async function readHosts(db: Db, hostId?: string): Promise<{ hosts: HostCandidat
 }
 
 /** The metadata version a read of host rows saw ('0' when there are no hosts: nothing can be claimed then). */
-const versionOf = (rows: HostRow[]) => String(rows[0]?.metadata_version ?? '0');
+const versionOf = (rows: Array<Pick<HostRow, 'metadata_version'>>) => String(rows[0]?.metadata_version ?? '0');
 
 function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();
@@ -217,25 +224,23 @@ export class HostCandidates {
     return this.versions.get(hosts) ?? '0';
   }
 
-  /** Re-reads one host (after it refused a claim the cache said it would take). */
-  async refresh(hostId: string): Promise<HostCandidate | undefined> {
-    const {
-      hosts: [fresh],
-    } = await readHosts(this.db, hostId);
+  /**
+   * Re-reads one host's counters and state (after it refused a claim the cache said it would
+   * take): one row, in place, as a counters reload does. A host gone from the table leaves the
+   * list; anything else (a new host, changed metadata) waits for the next load.
+   */
+  async refresh(hostId: string): Promise<void> {
+    const [row]: CounterRow[] = await this.db.query(`${SELECT_COUNTERS} WHERE h.id = $1`, [hostId]);
     const cache = this.cache;
-    if (!cache) return fresh;
-    const index = cache.hosts.findIndex((h) => h.id === hostId);
-    if (!fresh) {
-      if (index >= 0) this.replaceList(cache, cache.hosts.filter((h) => h.id !== hostId));
+    if (!cache) return;
+    const host = cache.byId.get(hostId);
+    if (!row) {
+      // A new array: the versions map keys on it, and a caller holding the old one keeps it.
+      if (host) this.replaceList(cache, cache.hosts.filter((h) => h.id !== hostId));
       cache.byId.delete(hostId);
-      return undefined;
+      return;
     }
-    this.addPending(fresh);
-    // A new array: a decision in flight keeps the array it was given. It keeps the list's version
-    // (the older one, if this host's read saw a newer: a claim on it is then refused as stale).
-    this.replaceList(cache, index >= 0 ? cache.hosts.map((h, i) => (i === index ? fresh : h)) : [...cache.hosts, fresh]);
-    cache.byId.set(hostId, fresh);
-    return fresh;
+    if (host) this.showCounters(host, row);
   }
 
   private replaceList(cache: NonNullable<HostCandidates['cache']>, hosts: HostCandidate[]): void {
@@ -247,7 +252,7 @@ export class HostCandidates {
     const at = this.now();
     const cache = this.cache;
     this.loads++;
-    if (!full && cache && (await this.reloadRows(cache))) {
+    if (!full && cache && (await this.reloadCounters(cache))) {
       cache.at = at;
       return cache.hosts;
     }
@@ -262,27 +267,29 @@ export class HostCandidates {
   }
 
   /**
-   * Updates the cached candidates in place from the host rows (inventory, state, counters);
-   * false when the set of hosts or the metadata version changed (a full load is due).
+   * Updates the cached candidates in place from the counters and states; false when the set of
+   * hosts or the metadata version (which inventories are part of) changed: a full load is due.
    */
-  private async reloadRows(cache: NonNullable<HostCandidates['cache']>): Promise<boolean> {
-    const rows = await readHostRows(this.db);
+  private async reloadCounters(cache: NonNullable<HostCandidates['cache']>): Promise<boolean> {
+    const rows: CounterRow[] = await this.db.query(SELECT_COUNTERS);
     if (versionOf(rows) !== cache.metadataVersion) return false;
     if (rows.length !== cache.byId.size || rows.some((r) => !cache.byId.has(r.id))) return false;
-    for (const r of rows) {
-      const host = cache.byId.get(r.id)!;
-      const { zone, traits, aggregates } = host;
-      Object.assign(host, candidateOf(r, [], []), { zone, traits, aggregates });
-      this.show(host, this.ownOrLoaded(r.id, String(r.generation), r));
-    }
+    for (const r of rows) this.showCounters(cache.byId.get(r.id)!, r);
     return true;
+  }
+
+  private showCounters(host: HostCandidate, r: CounterRow): void {
+    host.state = r.state;
+    host.disabled = r.state === HostState.Disabled;
+    host.recentFailures = r.recent_failures;
+    this.show(host, this.ownOrLoaded(r.id, String(r.generation), r));
   }
 
   /**
    * The counters to show for a host: the ones just loaded, unless this process wrote newer ones
    * (a load that started before its claim landed); an own entry the database caught up with goes.
    */
-  private ownOrLoaded(id: string, generation: string, loaded?: HostRow): HostUsageRow | undefined {
+  private ownOrLoaded(id: string, generation: string, loaded?: CounterRow): HostUsageRow | undefined {
     const own = this.own.get(id);
     if (own && newer(own.generation, generation)) return own;
     if (own) this.own.delete(id);

@@ -9,6 +9,7 @@
  * claim computed on stale numbers can lose, never overbook. Lock order, everywhere: the server
  * row (claims), then host rows, then allocation rows.
  */
+import { Pool } from 'pg';
 import { EntityManager } from 'typeorm';
 
 export type Db = Pick<EntityManager, 'query'>;
@@ -19,11 +20,11 @@ export interface Amounts {
   diskGb: number;
 }
 
-/** The host row's capacity test for adding the amounts in parameters $vcpus/$ramMb/$diskGb (their numbers). */
-export function fitsSql(p: { vcpus: number; ramMb: number; diskGb: number }): string {
-  return `used_vcpus + $${p.vcpus} <= floor((vcpus - reserved_vcpus) * cpu_allocation_ratio)
-      AND used_ram_mb + $${p.ramMb} <= floor((ram_mb - reserved_ram_mb) * ram_allocation_ratio)
-      AND used_disk_gb + $${p.diskGb} <= floor((disk_gb - reserved_disk_gb) * disk_allocation_ratio)`;
+/** The host row's capacity test for adding the amounts the SQL expressions give (parameters or columns). */
+export function fitsSql(p: { vcpus: string; ramMb: string; diskGb: string }): string {
+  return `used_vcpus + ${p.vcpus} <= floor((vcpus - reserved_vcpus) * cpu_allocation_ratio)
+      AND used_ram_mb + ${p.ramMb} <= floor((ram_mb - reserved_ram_mb) * ram_allocation_ratio)
+      AND used_disk_gb + ${p.diskGb} <= floor((disk_gb - reserved_disk_gb) * disk_allocation_ratio)`;
 }
 
 /** Counters as a claim leaves them (RETURNING of the claim statements). */
@@ -38,59 +39,6 @@ export interface HostUsageRow {
 export const USAGE_RETURNING = 'generation, used_vcpus, used_ram_mb, used_disk_gb, instances';
 
 /**
- * The claim for a server in `scheduling`, as ONE statement, all or nothing:
- *   server  locks the server row if it is still `scheduling` (and, with $8, in no server group:
- *           a member is placed under its group's lock instead, see PlacementService);
- *   host    the host's conditional UPDATE, only if the server is there;
- *   moved   the server's move to the host (task state spawning), only if the host took it;
- *   then the allocation and the decision's record (compute.placement_decisions, the row
- *   recordPlacementDecision writes), only if the server moved.
- * $1 server, $2 host, $3..$5 vcpus/ram/disk, $6 attempt, $7 explanation (JSON), $8 ungrouped only,
- * $9 the placement metadata version the decision saw (aggregates, memberships, traits: see
- * migration 1732550012000); a decision made on older metadata is refused (`stale`).
- * One row: `schedulable` (0: the server left `scheduling`, or $8 and it is in a group: `grouped`
- * says which), `stale`, and the host's new counters (null when the host refused: down, disabled,
- * full on fresh numbers, or the decision was stale). Run alone it commits by itself: no BEGIN/COMMIT round trips, and the host
- * row is locked only for the statement's own commit.
- */
-export const CLAIM_SERVER_SQL = `WITH server AS (
-    SELECT s.id, s.request_id FROM compute.servers s
-     WHERE s.id = $1 AND s.task_state = 'scheduling' AND s.deleted_at IS NULL
-       AND NOT ($8::boolean AND EXISTS (SELECT 1 FROM compute.server_group_members m WHERE m.server_id = $1))
-     FOR UPDATE),
-  host AS (
-    UPDATE compute.hosts SET used_vcpus = used_vcpus + $3, used_ram_mb = used_ram_mb + $4, used_disk_gb = used_disk_gb + $5,
-           instances = instances + 1, generation = generation + 1
-     WHERE id = $2 AND state = 'up' AND ${fitsSql({ vcpus: 3, ramMb: 4, diskGb: 5 })} AND EXISTS (SELECT 1 FROM server)
-       AND (SELECT version FROM compute.placement_metadata) = $9::bigint
-     RETURNING ${USAGE_RETURNING}),
-  moved AS (
-    UPDATE compute.servers s SET host_id = $2, task_state = 'spawning', updated_at = now()
-      FROM server WHERE s.id = server.id AND EXISTS (SELECT 1 FROM host)
-     RETURNING s.id, server.request_id),
-  allocation AS (
-    INSERT INTO compute.allocations (consumer_id, host_id, vcpus, ram_mb, disk_gb) SELECT id, $2, $3, $4, $5 FROM moved RETURNING 1),
-  decision AS (
-    INSERT INTO compute.placement_decisions (server_id, attempt, request_id, host_id, explanation)
-    SELECT id, $6, request_id, $2, $7::jsonb FROM moved RETURNING 1)
-  SELECT (SELECT count(*) FROM server)::int AS schedulable,
-         EXISTS (SELECT 1 FROM compute.server_group_members m WHERE m.server_id = $1) AS grouped,
-         (SELECT version FROM compute.placement_metadata) <> $9::bigint AS stale,
-         host.* FROM (SELECT 1) AS one LEFT JOIN host ON true`;
-
-/** CLAIM_SERVER_SQL's row. */
-export interface ClaimRow {
-  schedulable: number;
-  grouped: boolean;
-  stale: boolean;
-  generation: string | null;
-  used_vcpus: number | null;
-  used_ram_mb: number | null;
-  used_disk_gb: number | null;
-  instances: number | null;
-}
-
-/**
  * Adds `amounts` (and `consumers` to the consumer count) to an `up` host's counters if they
  * still fit. Returns the new counters, or undefined when the host refused.
  */
@@ -98,7 +46,7 @@ export async function claimOnHost(db: Db, hostId: string, amounts: Amounts, cons
   const rows: [HostUsageRow[], number] = await db.query(
     `UPDATE compute.hosts SET used_vcpus = used_vcpus + $2, used_ram_mb = used_ram_mb + $3, used_disk_gb = used_disk_gb + $4,
             instances = instances + $5, generation = generation + 1
-      WHERE id = $1 AND state = 'up' AND ${fitsSql({ vcpus: 2, ramMb: 3, diskGb: 4 })}
+      WHERE id = $1 AND state = 'up' AND ${fitsSql({ vcpus: '$2', ramMb: '$3', diskGb: '$4' })}
       RETURNING ${USAGE_RETURNING}`,
     [hostId, amounts.vcpus, amounts.ramMb, amounts.diskGb, consumers],
   );
@@ -143,8 +91,9 @@ export async function freeAllocations(db: Db, where: string, params: unknown[]):
  * Hosts whose counters differ from the sum of their allocations (none, unless something wrote
  * compute.allocations without going through this file). For tests and the benchmark.
  */
-export async function usageDrift(db: Db, hostFilter = 'true'): Promise<Array<{ id: string; counted: string; actual: string }>> {
-  return db.query(
+export async function usageDrift(db: Db | Pool, hostFilter = 'true'): Promise<DriftRow[]> {
+  // TypeORM answers rows, node-postgres a result holding them.
+  const result: DriftRow[] | { rows: DriftRow[] } = await (db as Db).query(
     `SELECT h.id, concat_ws('/', h.used_vcpus, h.used_ram_mb, h.used_disk_gb, h.instances) AS counted,
             concat_ws('/', COALESCE(a.vcpus, 0), COALESCE(a.ram_mb, 0), COALESCE(a.disk_gb, 0), COALESCE(a.n, 0)) AS actual
        FROM compute.hosts h
@@ -154,4 +103,7 @@ export async function usageDrift(db: Db, hostFilter = 'true'): Promise<Array<{ i
         AND (h.used_vcpus, h.used_ram_mb, h.used_disk_gb, h.instances)
             IS DISTINCT FROM (COALESCE(a.vcpus, 0)::int, COALESCE(a.ram_mb, 0)::int, COALESCE(a.disk_gb, 0)::int, COALESCE(a.n, 0)::int)`,
   );
+  return Array.isArray(result) ? result : result.rows;
 }
+
+type DriftRow = { id: string; counted: string; actual: string };

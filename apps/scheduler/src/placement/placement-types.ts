@@ -66,7 +66,7 @@ export interface HostFilter {
   readonly name: string;
   reject(host: HostCandidate, request: PlacementRequest, context: FilterContext): string | null;
   /** Optional: false when the filter keeps every host for this request, which then skips it per host. */
-  appliesTo?(request: PlacementRequest): boolean;
+  appliesTo?(request: PlacementRequest, context: FilterContext): boolean;
 }
 
 /** What some filters need beyond one host: every candidate (e.g. the N+1 failover reserve). */
@@ -92,6 +92,8 @@ export interface PlacementExplanation {
   chosen: string | null;
   /** Hosts left out of `weighed` (only the best are listed). */
   weighedOmitted?: number;
+  /** Hosts not examined: enough others had passed every filter (ScheduleOptions.feasibleTarget). */
+  notExamined?: number;
   /** When no host is left: the reason for NoValidHostError, naming the filter that emptied the list. */
   noValidHost?: string;
 }

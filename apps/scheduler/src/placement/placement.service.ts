@@ -2,11 +2,12 @@
  * Places servers on hosts without races, however many schedulers run.
  *
  * A decision runs the filters and weighers (scheduling-pipeline.ts) over the host candidates,
- * cached for a short TTL (host-candidates.ts). The claim is one statement (host-usage.ts
- * CLAIM_SERVER_SQL): the host's conditional UPDATE of its usage counters, the server's move, the
- * allocation and the decision's record, all or nothing. The host re-checks capacity on its own
- * row, so a decision made on stale numbers can only lose the claim; a lost claim re-reads that
- * host and decides again.
+ * cached for a short TTL (host-candidates.ts). The claim is one statement (server-claims.ts): the
+ * host's conditional UPDATE of its usage counters, the server's move, the allocation and the
+ * decision's record, all or nothing; claims decided while one runs go together in the next
+ * (claim-batcher.ts: one round trip and one commit for many placements). The host re-checks
+ * capacity on its own row, so a decision made on stale numbers can only lose the claim; a lost
+ * claim re-reads that host and decides again.
  *
  * A server in a group is placed inside a transaction that locks the group's row first and reads
  * where the other members are after the lock, so two members are never placed at once on hosts
@@ -19,19 +20,29 @@ import { Pool, PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import { SCHEDULER_CONFIG } from '../config';
 import { HostCandidates } from './host-candidates';
-import { CLAIM_SERVER_SQL, ClaimRow, Db, HostUsageRow, freeAllocations } from './host-usage';
+import { ClaimBatcher } from './claim-batcher';
+import { Db, freeAllocations } from './host-usage';
+import { ClaimRow, claimServers, usageOf } from './server-claims';
 import { recordPlacementDecision } from './placement-decisions';
 import { HostCandidate, PlacementExplanation, PlacementRequest } from './placement-types';
 import { FAILOVER_RESERVE_KEY } from './filters/failover-reserve.host-filter';
 import { DEFAULT_SCHEDULING, SchedulingSettings, buildPipeline } from './scheduling-config';
-import { Pipeline, schedule } from './scheduling-pipeline';
+import { Pipeline, hostsToScore, schedule } from './scheduling-pipeline';
 
 /** What the caller knows about the server; zone, hints, extra specs and image properties are optional. */
 export type PlacementInput = Pick<PlacementRequest, 'vcpus' | 'ramMb' | 'diskGb'> &
   Partial<Omit<PlacementRequest, 'serverId' | 'group' | 'vcpus' | 'ramMb' | 'diskGb'>>;
 
 /** The scheduler's settings this service reads; absent ones take Nova's defaults. */
-export type PlacementConfig = Partial<SchedulingSettings & { NUBO_SCHEDULER_HOST_CACHE_MS: number; NUBO_SCHEDULER_HOST_SUBSET_SIZE: number }>;
+export type PlacementConfig = Partial<
+  SchedulingSettings & {
+    NUBO_SCHEDULER_HOST_CACHE_MS: number;
+    NUBO_SCHEDULER_HOST_SUBSET_SIZE: number;
+    NUBO_SCHEDULER_CLAIM_BATCH: number;
+    NUBO_SCHEDULER_CLAIM_STATEMENTS: number;
+    NUBO_SCHEDULER_HOSTS_TO_SCORE_PERCENT: number;
+  }
+>;
 
 /** Claims lost to a host that changed under the decision before giving up for now. */
 const MAX_CLAIM_ATTEMPTS = 20;
@@ -52,19 +63,26 @@ export class PlacementService {
   readonly hosts: HostCandidates;
   private readonly pipeline: Pipeline;
   private readonly hostSubsetSize: number;
+  private readonly hostsToScorePercent: number;
   /** Claims a host refused because it changed after the decision (for the benchmark's log). */
   lostClaims = 0;
   /** node-postgres' pool under the DataSource: the hot statements run prepared, without the ORM. */
   private readonly pool: Pool;
+  readonly batcher: ClaimBatcher;
 
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
     @Optional() @Inject(SCHEDULER_CONFIG) config: PlacementConfig = {},
   ) {
     this.hostSubsetSize = config.NUBO_SCHEDULER_HOST_SUBSET_SIZE ?? 1;
+    this.hostsToScorePercent = config.NUBO_SCHEDULER_HOSTS_TO_SCORE_PERCENT ?? 0;
     this.pipeline = buildPipeline({ ...DEFAULT_SCHEDULING, ...config });
     this.hosts = new HostCandidates(db, { ttlMs: config.NUBO_SCHEDULER_HOST_CACHE_MS ?? 250 });
     this.pool = (db.driver as unknown as { master: Pool }).master;
+    this.batcher = new ClaimBatcher(this.pool, {
+      maxBatch: config.NUBO_SCHEDULER_CLAIM_BATCH ?? 32,
+      maxInFlight: config.NUBO_SCHEDULER_CLAIM_STATEMENTS ?? 1,
+    });
   }
 
   /**
@@ -135,7 +153,7 @@ export class PlacementService {
     if (!decision.chosen) return this.noHost(request, attempt, decision.explanation, fresh);
     const reserves = reserveAggregatesOf(decision.chosen);
     if (reserves.length) return this.tryReservedClaim(request, attempt, reserves);
-    const row = await this.claim(this.pool, request, decision.chosen, attempt, decision.explanation, {
+    const row = await this.claim(undefined, request, decision.chosen, attempt, decision.explanation, {
       ungroupedOnly: true,
       metadataVersion: this.hosts.metadataVersion(hosts),
     });
@@ -204,13 +222,23 @@ export class PlacementService {
   }
 
   private decide(hosts: ReadonlyArray<HostCandidate>, request: PlacementRequest): { chosen?: HostCandidate; explanation: PlacementExplanation } {
-    const { ranked, explanation } = schedule(hosts, request, this.pipeline, { hostSubsetSize: this.hostSubsetSize, limit: RANKED });
+    const feasibleTarget = hostsToScore(hosts.length, this.hostsToScorePercent);
+    const { ranked, explanation } = schedule(hosts, request, this.pipeline, {
+      hostSubsetSize: this.hostSubsetSize,
+      limit: RANKED,
+      feasibleTarget,
+      // A random start when only part of the cloud is examined: schedulers racing do not all look at the same hosts.
+      start: feasibleTarget < hosts.length ? Math.floor(Math.random() * hosts.length) : 0,
+    });
     return { chosen: ranked[0], explanation };
   }
 
-  /** The claim statement, counted in the cache from the decision until its result is known. */
+  /**
+   * The claim, counted in the cache from the decision until its result is known: through the
+   * batcher, or on `client` inside the caller's transaction (a group's or a reserve's lock).
+   */
   private async claim(
-    on: Pool | PoolClient,
+    client: PoolClient | undefined,
     request: PlacementRequest,
     host: HostCandidate,
     attempt: number,
@@ -219,14 +247,13 @@ export class PlacementService {
   ): Promise<ClaimRow> {
     const forget = this.hosts.assume(host.id, request);
     try {
-      const { rows } = await on.query<ClaimRow>({
-        name: 'nubo-claim-server',
-        text: CLAIM_SERVER_SQL,
-        values: [request.serverId, host.id, request.vcpus, request.ramMb, request.diskGb, attempt, JSON.stringify(explanation), ungroupedOnly, metadataVersion],
-      });
+      const claim = { serverId: request.serverId, hostId: host.id, vcpus: request.vcpus, ramMb: request.ramMb, diskGb: request.diskGb };
+      const full = { ...claim, attempt, explanation, ungroupedOnly, metadataVersion };
+      const row = client ? (await claimServers(client, [full]))[0] : await this.batcher.claim(full);
       forget();
-      if (rows[0].generation !== null) this.hosts.patch(host.id, rows[0] as HostUsageRow);
-      return rows[0];
+      const usage = usageOf(row);
+      if (usage) this.hosts.patch(host.id, usage);
+      return row;
     } finally {
       forget();
     }

@@ -1,7 +1,7 @@
 import { HostState } from '@nubo/contracts';
 import { candidate, placementRequest } from './placement-fixtures';
 import { DEFAULT_SCHEDULING, buildPipeline } from './scheduling-config';
-import { Pipeline, schedule } from './scheduling-pipeline';
+import { Pipeline, hostsToScore, schedule } from './scheduling-pipeline';
 import { RamFilter } from './filters/ram.host-filter';
 import { ComputeStatusFilter } from './filters/compute-status.host-filter';
 import { RamWeigher } from './weighers/ram.weigher';
@@ -211,5 +211,45 @@ describe('schedule', () => {
     for (let i = 0; i < 50; i++) schedule(hosts, placementRequest({ ramMb: 256 }), p);
     const perDecisionMs = Number(process.hrtime.bigint() - started) / 1e6 / 50;
     expect(perDecisionMs).toBeLessThan(20);
+  });
+  describe('examining part of a large cloud (feasibleTarget)', () => {
+    const cloud = (n: number, room: (i: number) => boolean = () => true) =>
+      Array.from({ length: n }, (_, i) => candidate(`h${String(i).padStart(3, '0')}`, { usedRamMb: room(i) ? i : 8192 }));
+    const ram: Pipeline = { filters: [new RamFilter()], weighers: [new RamWeigher(1)] };
+
+    it('stops once enough hosts passed, from the start it is given, wrapping', () => {
+      const { ranked, explanation } = schedule(cloud(200), placementRequest({ ramMb: 512 }), ram, { feasibleTarget: 100, start: 150 });
+      expect(ranked).toHaveLength(100);
+      expect(new Set(ids(ranked))).toEqual(new Set([...cloud(200).slice(150), ...cloud(200).slice(0, 50)].map((h) => h.id)));
+      expect(ranked[0].id).toBe('h000'); // the best of those examined (least used RAM)
+      expect(explanation).toMatchObject({ notExamined: 100, filters: [{ name: 'RamFilter', in: 100, removed: {} }] });
+    });
+
+    it('examines further windows while too few hosts pass', () => {
+      const { ranked, explanation } = schedule(cloud(300, (i) => i % 4 === 0), placementRequest({ ramMb: 512 }), ram, { feasibleTarget: 60 });
+      expect(ranked).toHaveLength(64); // windows of 64 hosts at least: 16 + 16 + 16 + 16 passed
+      expect(explanation.filters[0].in).toBe(256);
+      expect(explanation.notExamined).toBe(44);
+    });
+
+    it('says "no valid host" only after examining every host', () => {
+      const { ranked, explanation } = schedule(cloud(300, () => false), placementRequest({ ramMb: 512 }), ram, { feasibleTarget: 100, start: 7 });
+      expect(ranked).toEqual([]);
+      expect(explanation.notExamined).toBeUndefined();
+      expect(explanation.noValidHost).toMatch(/^There are not enough hosts available\. Filter RamFilter removed the last 300 host\(s\): RAM: /);
+    });
+  });
+});
+
+describe('hostsToScore', () => {
+  it.each([
+    [50, 0, 50],
+    [1000, 0, 420],
+    [10_000, 0, 500],
+    [1000, 100, 1000],
+    [1000, 10, 100],
+    [1000, 30, 300],
+  ])('%i hosts at %i%%: %i', (hosts, percent, expected) => {
+    expect(hostsToScore(hosts, percent)).toBe(expected);
   });
 });

@@ -5,6 +5,12 @@
  * remaining hosts (all equal: 0), times the weigher's multiplier, summed. Best first; ties go
  * to the host id in order, so a decision is reproducible. The explanation says which host each
  * filter removed and why, and the weights of the best hosts.
+ *
+ * With `feasibleTarget`, a large cloud is examined in windows from `start` on (wrapping), and the
+ * examination stops once that many hosts passed every filter: Kubernetes' scheduler does the same
+ * (percentageOfNodesToScore), since past a few hundred feasible hosts a better one is rarely
+ * found, and different starts keep racing schedulers off each other's picks. A "no valid host"
+ * is only said after every host was examined.
  */
 import { FilterContext, HostCandidate, HostFilter, HostWeigher, PlacementExplanation, PlacementRequest } from './placement-types';
 
@@ -14,9 +20,12 @@ export interface Pipeline {
 }
 
 export interface ScheduleOptions {
-  /** Removed hosts listed per filter in the explanation (the rest are counted). Default 100. */
+  /**
+   * Removed hosts listed per filter in the explanation (the rest are counted). Default 10: the
+   * record is written with every claim, so its size is paid per placement.
+   */
   maxRemovedListed?: number;
-  /** Weighed hosts listed in the explanation, best first. Default 20. */
+  /** Weighed hosts listed in the explanation, best first. Default 5. */
   maxWeighedListed?: number;
   /**
    * Rank only the best N hosts (the choice and its alternates; Nova keeps max_attempts - 1
@@ -26,6 +35,10 @@ export interface ScheduleOptions {
   /** Nova's host_subset_size: pick at random among the best N (spreads racing schedulers). Default 1. */
   hostSubsetSize?: number;
   random?: () => number;
+  /** Stop filtering once this many hosts passed every filter (default: examine every host). */
+  feasibleTarget?: number;
+  /** Where the examination starts (an index into the hosts, wrapping). Default 0. */
+  start?: number;
 }
 
 export interface ScheduleResult {
@@ -34,13 +47,23 @@ export interface ScheduleResult {
   explanation: PlacementExplanation;
 }
 
-/** Nova's NoValidHost wording, plus which filter emptied the list (reasons without host names). */
-export function noValidHostReason(filter: string | null, removed: Record<string, string>, count: number): string {
+/** Nova's NoValidHost wording, plus which filter emptied the list (its distinct reasons, without host names). */
+export function noValidHostReason(filter: string | null, reasons: ReadonlyArray<string>, count: number): string {
   const base = 'There are not enough hosts available.';
   if (filter === null) return `${base} There are no hosts to choose from.`;
-  const reasons = [...new Set(Object.values(removed))];
-  const shown = reasons.slice(0, 5).join('; ') + (reasons.length > 5 ? `; and ${reasons.length - 5} more` : '');
+  const shown = reasons.slice(0, 5).join('; ') + (reasons.length > 5 ? '; and others' : '');
   return `${base} Filter ${filter} removed the last ${count} host(s): ${shown}`;
+}
+
+/**
+ * How many feasible hosts a decision looks for before it stops filtering: `percent` of the cloud,
+ * or with 0 Kubernetes' adaptive default (50% at 0 hosts, 5 points less per 625 hosts, at
+ * least 5%), never fewer than 100 (small clouds are examined whole).
+ */
+export function hostsToScore(hosts: number, percent: number): number {
+  if (percent >= 100) return hosts;
+  const p = percent > 0 ? percent : Math.max(5, 50 - hosts / 125);
+  return Math.min(hosts, Math.max(100, Math.ceil((hosts * p) / 100)));
 }
 
 /** Six decimals are plenty to read; `+ 0` turns -0 into 0. */
@@ -52,43 +75,71 @@ export function schedule(
   pipeline: Pipeline,
   options: ScheduleOptions = {},
 ): ScheduleResult {
-  const maxRemoved = options.maxRemovedListed ?? 100;
+  const maxRemoved = options.maxRemovedListed ?? 10;
   const context: FilterContext = { allHosts: hosts };
   const explanation: PlacementExplanation = { filters: [], weighed: [], chosen: null };
   if (hosts.length === 0) {
-    explanation.noValidHost = noValidHostReason(null, {}, 0);
+    explanation.noValidHost = noValidHostReason(null, [], 0);
     return { ranked: [], explanation };
   }
 
-  let current: ReadonlyArray<HostCandidate> = hosts;
-  for (const filter of pipeline.filters) {
-    if (filter.appliesTo && !filter.appliesTo(request)) {
-      explanation.filters.push({ name: filter.name, in: current.length, removed: {} });
-      continue;
-    }
-    // A filter that removes nothing (the usual case) copies nothing.
-    let kept: HostCandidate[] | null = null;
-    const removed: Record<string, string> = {};
-    let removedCount = 0;
-    for (let i = 0; i < current.length; i++) {
-      const host = current[i];
-      const reason = filter.reject(host, request, context);
-      if (reason === null) {
-        kept?.push(host);
-        continue;
+  const n = hosts.length;
+  const target = Math.max(1, options.feasibleTarget ?? n);
+  const start = ((options.start ?? 0) % n + n) % n;
+  // Hosts from `start`, wrapping, without copying when the whole list is examined from 0.
+  const window = (from: number, size: number): ReadonlyArray<HostCandidate> => {
+    if (start === 0 && from === 0 && size === n) return hosts;
+    const out: HostCandidate[] = new Array(size);
+    for (let i = 0; i < size; i++) out[i] = hosts[(start + from + i) % n];
+    return out;
+  };
+  const stats = pipeline.filters.map(() => ({ in: 0, removed: {} as Record<string, string>, count: 0, reasons: new Set<string>() }));
+  const feasible: HostCandidate[] = [];
+  let examined = 0;
+  while (examined < n && feasible.length < target) {
+    // The first window is the target itself (most filters keep most hosts), then what is missing.
+    const size = Math.min(n - examined, Math.max(target - feasible.length, 64));
+    let current = window(examined, size);
+    examined += size;
+    for (let f = 0; f < pipeline.filters.length && current.length > 0; f++) {
+      const filter = pipeline.filters[f];
+      const stat = stats[f];
+      stat.in += current.length;
+      if (filter.appliesTo && !filter.appliesTo(request, context)) continue;
+      // A filter that removes nothing (the usual case) copies nothing.
+      let kept: HostCandidate[] | null = null;
+      for (let i = 0; i < current.length; i++) {
+        const host = current[i];
+        const reason = filter.reject(host, request, context);
+        if (reason === null) {
+          kept?.push(host);
+          continue;
+        }
+        kept ??= current.slice(0, i);
+        if (stat.count++ < maxRemoved) stat.removed[host.id] = reason;
+        // Distinct reasons, for a NoValidHost message (one more than it shows, to say there are more).
+        if (stat.reasons.size < 6) stat.reasons.add(reason);
       }
-      kept ??= current.slice(0, i);
-      if (removedCount++ < maxRemoved) removed[host.id] = reason;
+      current = kept ?? current;
     }
-    const entry: PlacementExplanation['filters'][number] = { name: filter.name, in: current.length, removed };
-    if (removedCount > maxRemoved) entry.removedOmitted = removedCount - maxRemoved;
-    explanation.filters.push(entry);
-    if (kept !== null && kept.length === 0) {
-      explanation.noValidHost = noValidHostReason(filter.name, removed, removedCount);
-      return { ranked: [], explanation };
-    }
-    current = kept ?? current;
+    for (const host of current) feasible.push(host);
   }
+
+  pipeline.filters.forEach((filter, f) => {
+    const stat = stats[f];
+    if (stat.in === 0) return;
+    const entry: PlacementExplanation['filters'][number] = { name: filter.name, in: stat.in, removed: stat.removed };
+    if (stat.count > maxRemoved) entry.removedOmitted = stat.count - maxRemoved;
+    explanation.filters.push(entry);
+  });
+  if (examined < n) explanation.notExamined = n - examined;
+  if (feasible.length === 0) {
+    // Every host was examined; the last filter any of them reached removed all that reached it.
+    const last = stats.reduce((at, stat, f) => (stat.in > 0 ? f : at), -1);
+    explanation.noValidHost = noValidHostReason(pipeline.filters[last].name, [...stats[last].reasons], stats[last].in);
+    return { ranked: [], explanation };
+  }
+  const current = feasible;
 
   const ranked = weighAndRank(current, request, pipeline.weighers, explanation, options);
   return { ranked, explanation };
@@ -138,7 +189,7 @@ function weighAndRank(
     order.unshift(...order.splice(pick, 1));
   }
 
-  const maxWeighed = options.maxWeighedListed ?? 20;
+  const maxWeighed = options.maxWeighedListed ?? 5;
   for (const i of order.slice(0, maxWeighed)) {
     const weights: Record<string, number> = {};
     for (const p of parts) weights[p.name] = round(p.weighted[i]);

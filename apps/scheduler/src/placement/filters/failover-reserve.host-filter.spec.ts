@@ -127,4 +127,10 @@ describe(FailoverReserveFilter.name, () => {
       });
     }
   });
+  it.each([
+    ['no aggregate with the policy', rack([0, 0], { aggregates: [plain, off] }), false],
+    ['an aggregate with the policy', rack([0, 0], { aggregates: [plain, reserve] }), true],
+  ])('applies only to lists with a policy aggregate: %s', (_what, hosts, applies) => {
+    expect(new FailoverReserveFilter().appliesTo(placementRequest(), { allHosts: hosts })).toBe(applies);
+  });
 });

@@ -61,8 +61,20 @@ function reservesOf(allHosts: ReadonlyArray<HostCandidate>): Map<string, Reserve
   return reserves;
 }
 
+/** Whether any host of a list is in an aggregate with the policy: memberships never change in place, so once per list. */
+const hasReserve = new WeakMap<ReadonlyArray<HostCandidate>, boolean>();
+
 export class FailoverReserveFilter implements HostFilter {
   readonly name = 'FailoverReserveFilter';
+
+  appliesTo(_request: PlacementRequest, context: FilterContext): boolean {
+    let any = hasReserve.get(context.allHosts);
+    if (any === undefined) {
+      any = context.allHosts.some((h) => h.aggregates.some((a) => a.metadata[FAILOVER_RESERVE_KEY] === 'true'));
+      hasReserve.set(context.allHosts, any);
+    }
+    return any;
+  }
   /** Computed once per scheduling decision (one context per decision). */
   private readonly cache = new WeakMap<FilterContext, Map<string, Reserve>>();
 
