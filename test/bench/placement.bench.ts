@@ -5,8 +5,9 @@
  * and claims, not heartbeats or NATS. 10,000 servers of mixed flavors (some in hard anti-affinity
  * groups, some asking for a zone or a trait) are placed by 4 schedulers, each a PlacementService
  * on its own worker thread (as separate scheduler processes would be) with its own connection
- * pool and host cache, one claim at a time (NUBO_BENCH_IN_FLIGHT=n for more: the same rate on
- * this CPU-bound machine, longer latencies). A third of each host's RAM is reserved, so the run
+ * pool, host cache and claim batcher, 16 placements in flight each (the scheduler's job
+ * concurrency; NUBO_BENCH_IN_FLIGHT=n to change it): their latencies include the wait behind the
+ * others on this 2-core machine. A third of each host's RAM is reserved, so the run
  * ends with hosts full and claims refused on stale numbers. Then, by SQL: hosts over capacity,
  * anti-affinity violations, counters that drifted from the allocations (must be none). And the raw ceiling: the minimal claim transaction
  * (one UPDATE of a host row with a generation check) looped by 4 connections for the same count,

@@ -49,6 +49,11 @@ run('rebuild and resize workflows', () => {
       [serverId, `it-${tag}-${serverId}`, tiny, o.vmState ?? VmState.Active, o.taskState, o.powerState ?? PowerState.Running, hostId],
     );
     await db.query(`INSERT INTO compute.allocations (consumer_id, host_id, vcpus, ram_mb, disk_gb) VALUES ($1, $2, 1, 512, 1)`, [serverId, hostId]);
+    // As a claim leaves it: the host's usage counters hold what its allocations hold.
+    await db.query(
+      `UPDATE compute.hosts SET used_vcpus = used_vcpus + 1, used_ram_mb = used_ram_mb + 512, used_disk_gb = used_disk_gb + 1, instances = instances + 1 WHERE id = $1`,
+      [hostId],
+    );
     await recordAction(db, { serverId, projectId: 'p-rr', userId: 'u', action: o.action, requestId });
     return { serverId, requestId };
   }
