@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { usageDrift } from './host-usage';
 import { PlacementService } from './placement.service';
-import { PrivateDatabase, createPrivateDatabase } from './testing/private-database';
+import { PrivateDatabase, createPrivateDatabase } from '@nubo/testing';
 
 const sharedUrl = process.env.NUBO_DATABASE_URL;
 const run = sharedUrl ? describe : describe.skip;

@@ -152,61 +152,42 @@ export class PlacementService {
     const decision = this.decide(hosts, request);
     if (!decision.chosen) return this.noHost(request, attempt, decision.explanation, fresh);
     const reserves = reserveAggregatesOf(decision.chosen);
-    if (reserves.length) return this.tryReservedClaim(request, attempt, reserves);
+    if (reserves.length) return this.tryLockedClaim(request, attempt, { reserves });
     const row = await this.claim(undefined, request, decision.chosen, attempt, decision.explanation, {
       ungroupedOnly: true,
       metadataVersion: this.hosts.metadataVersion(hosts),
     });
-    if (row.schedulable === 0 && row.grouped) return this.tryGroupedClaim(request, attempt, fresh, hosts);
+    if (row.schedulable === 0 && row.grouped) return this.tryLockedClaim(request, attempt, { hosts, fresh });
     return this.outcomeOf(row, request.serverId, decision.chosen.id);
   }
 
-  private async tryGroupedClaim(request: PlacementRequest, attempt: number, fresh: boolean, hosts: HostCandidate[]): Promise<Outcome> {
-    const client = await this.pool.connect();
-    let open = false;
-    try {
-      await client.query('BEGIN');
-      open = true;
-      const group = await this.lockGroup(client, request.serverId);
-      const decision = this.decide(hosts, group ? { ...request, group } : request);
-      if (!decision.chosen) {
-        await client.query('COMMIT');
-        open = false;
-        return this.noHost(request, attempt, decision.explanation, fresh);
-      }
-      const row = await this.claim(client, request, decision.chosen, attempt, decision.explanation, {
-        ungroupedOnly: false,
-        metadataVersion: this.hosts.metadataVersion(hosts),
-      });
-      await client.query(row.generation === null ? 'ROLLBACK' : 'COMMIT');
-      open = false;
-      return this.outcomeOf(row, request.serverId, decision.chosen.id);
-    } finally {
-      if (open) await client.query('ROLLBACK').catch(() => undefined);
-      client.release();
-    }
-  }
-
   /**
-   * A placement on a host of an N+1 aggregate: the reserve is a rule over all the aggregate's
-   * hosts, which the per-host conditional UPDATE cannot check. So such placements are serialized
-   * per aggregate (a transaction-level advisory lock) and decided on fresh numbers read after the
-   * lock: two of them can never both spend the same reserve.
+   * A claim in a transaction that first takes the locks its placement needs, then decides:
+   *  - N+1 aggregates (`reserves`): the reserve is a rule over all the aggregate's hosts, which
+   *    the per-host conditional UPDATE cannot check, so such placements are serialized per
+   *    aggregate (transaction-level advisory locks, in id order) and decided on fresh numbers
+   *    read after the locks: two of them can never both spend the same reserve;
+   *  - the server's group row (lockGroup), so two members are never placed at once.
+   * Without `hosts`, the decision runs on a fresh load taken after the locks.
    */
-  private async tryReservedClaim(request: PlacementRequest, attempt: number, aggregates: string[]): Promise<Outcome> {
+  private async tryLockedClaim(
+    request: PlacementRequest,
+    attempt: number,
+    { reserves = [], hosts: given, fresh = true }: { reserves?: string[]; hosts?: HostCandidate[]; fresh?: boolean },
+  ): Promise<Outcome> {
     const client = await this.pool.connect();
     let open = false;
     try {
       await client.query('BEGIN');
       open = true;
-      for (const id of aggregates) await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nubo-failover-reserve:${id}`]);
+      for (const id of reserves) await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nubo-failover-reserve:${id}`]);
       const group = await this.lockGroup(client, request.serverId);
-      const hosts = await this.hosts.get({ fresh: true });
+      const hosts = given ?? (await this.hosts.get({ fresh: true }));
       const decision = this.decide(hosts, group ? { ...request, group } : request);
       if (!decision.chosen) {
         await client.query('COMMIT');
         open = false;
-        return this.noHost(request, attempt, decision.explanation, true);
+        return this.noHost(request, attempt, decision.explanation, given ? fresh : true);
       }
       const row = await this.claim(client, request, decision.chosen, attempt, decision.explanation, {
         ungroupedOnly: false,

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { usageDrift } from './host-usage';
 import { ServerClaim, claimServers } from './server-claims';
-import { PrivateDatabase, createPrivateDatabase } from './testing/private-database';
+import { PrivateDatabase, createPrivateDatabase } from '@nubo/testing';
 
 const sharedUrl = process.env.NUBO_DATABASE_URL;
 const run = sharedUrl ? describe : describe.skip;
