@@ -11,6 +11,10 @@ import { AgentConfig } from './config';
 import { HostKsm } from './host/host-ksm';
 import { createDriver } from './hypervisor/driver-factory';
 import { HypervisorDriver } from './hypervisor/hypervisor-driver';
+import { NftFirewall } from './network/firewall';
+import { HostLinks } from './network/links';
+import { NetworkOps } from './network/network-ops';
+import { NetworkSync } from './network/network-sync';
 
 export const AGENT_CONFIG = Symbol('AGENT_CONFIG');
 export const HYPERVISOR_DRIVER = Symbol('HYPERVISOR_DRIVER');
@@ -70,10 +74,26 @@ export class AgentModule {
           inject: [HYPERVISOR_DRIVER, RpcClient, HostKsm],
         },
         {
+          // Tenant networks in the host's data plane namespace (the fake driver has none: no network ops).
+          provide: NetworkOps,
+          useFactory: () => {
+            if (config.NUBO_AGENT_DRIVER !== 'qemu') return null;
+            const firewall = new NftFirewall({ netns: config.NUBO_AGENT_NETNS });
+            const sync = new NetworkSync(new HostLinks({ netns: config.NUBO_AGENT_NETNS }), firewall, {
+              underlayAddress: config.NUBO_AGENT_UNDERLAY_IP,
+              underlayDevice: config.NUBO_AGENT_UNDERLAY_DEVICE,
+              tapOwner: config.qemuUser || undefined,
+              physicalInterfaces: config.physicalInterfaces,
+              prepare: () => firewall.prepareHost(),
+            });
+            return new NetworkOps(hostId, sync);
+          },
+        },
+        {
           provide: AgentRuntime,
-          useFactory: (...deps: [HypervisorDriver, RpcServer, RpcClient, AgentService, HostReporterService]) =>
+          useFactory: (...deps: [HypervisorDriver, RpcServer, RpcClient, AgentService, HostReporterService, NetworkOps | null]) =>
             new AgentRuntime(config, ...deps),
-          inject: [HYPERVISOR_DRIVER, RpcServer, RpcClient, AgentService, HostReporterService],
+          inject: [HYPERVISOR_DRIVER, RpcServer, RpcClient, AgentService, HostReporterService, NetworkOps],
         },
       ],
     };

@@ -38,6 +38,22 @@ describe('loadAgentConfig', () => {
     expect(config.capacity).toEqual({ vcpus: 4, ramMb: 8192, diskGb: 50 });
   });
 
+  it.each([
+    ['', {}, ''],
+    ['physnet1:eth1, ext:veth-ext', { physnet1: 'eth1', ext: 'veth-ext' }, ''],
+    ['physnet1', {}, 'NUBO_AGENT_PHYSICAL_INTERFACES: "physnet1" is not <physical network>:<interface>'],
+    ['a:b:c', {}, 'NUBO_AGENT_PHYSICAL_INTERFACES: "a:b:c" is not <physical network>:<interface>'],
+    ['p:this-name-is-too-long', {}, 'NUBO_AGENT_PHYSICAL_INTERFACES: "p:this-name-is-too-long" is not <physical network>:<interface>'],
+    ['p:eth1,p:eth2', {}, 'NUBO_AGENT_PHYSICAL_INTERFACES: p is mapped twice'],
+  ])('maps physical networks to interfaces: %j', (raw, mappings, problem) => {
+    expect(problems({ ...base, NUBO_AGENT_PHYSICAL_INTERFACES: raw })).toBe(problem);
+    if (!problem) expect(loadAgentConfig({ ...base, NUBO_AGENT_PHYSICAL_INTERFACES: raw }).physicalInterfaces).toEqual(mappings);
+  });
+
+  it('refuses an underlay device that is not an interface name', () => {
+    expect(problems({ ...base, NUBO_AGENT_UNDERLAY_DEVICE: 'eth0; reboot' })).toBe('NUBO_AGENT_UNDERLAY_DEVICE must be an interface name ([A-Za-z0-9_.-], at most 15)');
+  });
+
   it('turns KSM on only when told to', () => {
     expect(loadAgentConfig({ ...base, NUBO_AGENT_KSM: 'on' }).NUBO_AGENT_KSM).toBe('on');
   });

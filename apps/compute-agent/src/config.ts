@@ -44,6 +44,10 @@ export const agentSchema = {
   NUBO_AGENT_RAM_MB: optionalInt({ min: 1 }),
   NUBO_AGENT_DISK_GB: optionalInt({ min: 0 }),
   NUBO_AGENT_UNDERLAY_IP: env.optionalString(),
+  /** The underlay interface VXLAN devices are bound to (optional). */
+  NUBO_AGENT_UNDERLAY_DEVICE: env.optionalString(),
+  /** Neutron's physical_interface_mappings for flat and vlan networks: `physnet1:eth1,physnet2:veth-ext`. */
+  NUBO_AGENT_PHYSICAL_INTERFACES: env.string({ default: '' }),
   NUBO_AGENT_HEALTH_PORT: optionalInt({ min: 1, max: 65535 }),
   /** A cached base image no instance on the host has used for this long is deleted (0: at once). */
   NUBO_AGENT_IMAGE_TTL_S: env.int({ default: 86_400, min: 0 }),
@@ -68,6 +72,24 @@ export interface AgentConfig extends ConfigOf<typeof agentSchema> {
   capacity: HostCapacity;
   /** NUBO_AGENT_QEMU_USER resolved: the user QEMU runs as, or '' for none. */
   qemuUser: string;
+  /** NUBO_AGENT_PHYSICAL_INTERFACES parsed: physical network -> interface. */
+  physicalInterfaces: Record<string, string>;
+}
+
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+
+/** `physnet1:eth1,physnet2:veth-ext` -> { physnet1: 'eth1', ... }; a problem per bad entry. */
+export function parsePhysicalInterfaces(raw: string, problems: string[]): Record<string, string> {
+  const mappings: Record<string, string> = {};
+  for (const entry of raw.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const [network, device, extra] = entry.split(':');
+    if (extra !== undefined || !network || !/^[A-Za-z0-9_.-]{1,64}$/.test(network) || !device || !IFNAME.test(device)) {
+      problems.push(`NUBO_AGENT_PHYSICAL_INTERFACES: "${entry}" is not <physical network>:<interface>`);
+    } else if (network in mappings) {
+      problems.push(`NUBO_AGENT_PHYSICAL_INTERFACES: ${network} is mapped twice`);
+    } else mappings[network] = device;
+  }
+  return mappings;
 }
 
 /** Loads and cross-checks the agent's settings; throws ConfigError listing every problem. */
@@ -93,6 +115,10 @@ export function loadAgentConfig(source: NodeJS.ProcessEnv = process.env): AgentC
   if (raw.NUBO_AGENT_UNDERLAY_IP !== undefined && !isIP(raw.NUBO_AGENT_UNDERLAY_IP)) {
     problems.push('NUBO_AGENT_UNDERLAY_IP must be an IPv4 or IPv6 address');
   }
+  if (raw.NUBO_AGENT_UNDERLAY_DEVICE !== undefined && !IFNAME.test(raw.NUBO_AGENT_UNDERLAY_DEVICE)) {
+    problems.push('NUBO_AGENT_UNDERLAY_DEVICE must be an interface name ([A-Za-z0-9_.-], at most 15)');
+  }
+  const physicalInterfaces = parsePhysicalInterfaces(raw.NUBO_AGENT_PHYSICAL_INTERFACES, problems);
   let qemuUser = '';
   try {
     qemuUser = resolveQemuUser(raw.NUBO_AGENT_QEMU_USER)?.name ?? '';
@@ -103,6 +129,7 @@ export function loadAgentConfig(source: NodeJS.ProcessEnv = process.env): AgentC
   return {
     ...raw,
     qemuUser,
+    physicalInterfaces,
     capacity: {
       vcpus: raw.NUBO_AGENT_VCPUS ?? cpus().length,
       ramMb: raw.NUBO_AGENT_RAM_MB ?? Math.floor(totalmem() / 2 ** 20),

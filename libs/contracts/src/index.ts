@@ -9,3 +9,4 @@ export * from './health.contract';
 export * from './image.contract';
 export * from './image-url';
 export * from './network.contract';
+export * from './network-dataplane.contract';

@@ -12,6 +12,7 @@ import { AgentConfig } from '../config';
 import { startAgentHealthServer } from '../health/agent-health.server';
 import { HypervisorDriver } from '../hypervisor/hypervisor-driver';
 import { AgentService } from './agent.service';
+import { NetworkOps } from '../network/network-ops';
 import { HostReporterService } from './host-reporter.service';
 
 export class AgentRuntime implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
@@ -27,6 +28,7 @@ export class AgentRuntime implements OnModuleInit, OnApplicationBootstrap, OnApp
     private readonly rpcClient: RpcClient,
     private readonly agent: AgentService,
     private readonly reporter: HostReporterService,
+    private readonly network: NetworkOps | null = null,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -35,7 +37,7 @@ export class AgentRuntime implements OnModuleInit, OnApplicationBootstrap, OnApp
     const instances = await this.driver.adopt();
     const running = instances.filter((i) => i.powerState === 'running').length;
     this.logger.log(`adopted ${instances.length} instance(s), ${running} running, hostId=${this.config.NUBO_HOST_ID}`);
-    const served = this.agent.register(this.rpcServer);
+    const served = [...this.agent.register(this.rpcServer), ...(this.network?.register(this.rpcServer) ?? [])];
     this.logger.log(`serving ${served.join(', ')}`);
   }
 

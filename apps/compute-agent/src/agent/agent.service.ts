@@ -36,6 +36,7 @@ import {
   validateSnapshotUpload,
   validateStopOptions,
 } from '../hypervisor/instance-spec';
+import { assertFresh } from './command-freshness';
 import { KeyedMutex } from './keyed-mutex';
 import { RebuildRequest, ResizeRequest, RevertResizeRequest } from '@nubo/contracts';
 import { validateRebuildOptions, validateResizeOptions } from '../hypervisor/rebuild-resize-options';
@@ -248,13 +249,6 @@ export class AgentService {
   }
 
   private assertFresh(request: AgentCommand | undefined, op: string, ctx: HandlerContext): void {
-    const deadline = request?.deadline;
-    if (typeof deadline !== 'number' || !Number.isFinite(deadline)) {
-      throw new ValidationError('deadline (epoch ms) is required', 'deadline');
-    }
-    if (this.now() > deadline) {
-      this.logger.warn(`refusing stale ${op} opId=${request?.opId} requestId=${ctx.requestId}: deadline passed`);
-      throw new ValidationError('stale command: deadline passed', 'deadline');
-    }
+    assertFresh(request, op, ctx, this.now(), this.logger);
   }
 }
