@@ -24,6 +24,7 @@ import { QuotaService } from './compute/quotas/quota.service';
 import { GroupsService } from './compute/server-groups/groups.service';
 import { ServerGroupsController } from './compute/server-groups/server-groups.controller';
 import { NetworkQuotasController } from './network-quotas/network-quotas.controller';
+import { NEUTRON_CONTROLLERS, NEUTRON_PROVIDERS } from './network';
 import { microversionMiddleware } from './compute/microversion';
 import { InstanceActionsController } from './compute/instance-actions.controller';
 import { ServersController } from './compute/servers.controller';
@@ -80,6 +81,7 @@ export class ApiModule implements NestModule {
         AvailabilityZonesController,
         AggregatesController,
         NetworkQuotasController,
+        ...NEUTRON_CONTROLLERS,
         ServersController,
         InstanceActionsController,
         ProxyController,
@@ -129,6 +131,7 @@ export class ApiModule implements NestModule {
         FlavorsService,
         AggregatesService,
         ImageDataProxy,
+        ...NEUTRON_PROVIDERS,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: OpenStackExceptionFilter },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },

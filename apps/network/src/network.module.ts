@@ -2,8 +2,13 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { openDataSource } from '@nubo/database';
 import { RpcServer } from '@nubo/messaging';
 import { DataSource } from 'typeorm';
-import { NetworkConfig } from './config';
-import { NetworksHandlers } from './networks/networks.handlers';
+import { NetworkConfig, VNI_RANGE, vniRange } from './config';
+import { NeutronHandlers } from './neutron.handlers';
+import { NetworksService } from './networks/networks.service';
+import { PortsService } from './ports/ports.service';
+import { SecurityGroupRulesService } from './security-groups/security-group-rules.service';
+import { SecurityGroupsService } from './security-groups/security-groups.service';
+import { SubnetsService } from './subnets/subnets.service';
 
 @Module({})
 export class NetworkModule {
@@ -12,11 +17,17 @@ export class NetworkModule {
       module: NetworkModule,
       providers: [
         { provide: RpcServer, useValue: rpcServer },
+        { provide: VNI_RANGE, useValue: vniRange(config.NUBO_NETWORK_VNI_RANGE) },
         {
           provide: DataSource,
           useFactory: () => openDataSource({ url: config.NUBO_DATABASE_URL, schemas: ['network'], applicationName: 'nubo-network' }),
         },
-        NetworksHandlers,
+        NetworksService,
+        SubnetsService,
+        PortsService,
+        SecurityGroupsService,
+        SecurityGroupRulesService,
+        NeutronHandlers,
       ],
     };
   }

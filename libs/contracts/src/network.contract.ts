@@ -1,4 +1,4 @@
-/** Network-service contracts (queue group `nubo-network`). v1: list networks. Neutron comes with issue #7. */
+/** Network-service contracts (queue group `nubo-network`): the v1 list, and Neutron v2.0 below (issue #7). */
 import { rpc } from './rpc';
 
 export interface NetworkSummary {
@@ -10,4 +10,39 @@ export interface NetworkSummary {
 
 export const NetworkOps = {
   list: rpc<{ projectId: string }, { networks: NetworkSummary[] }>('network.list', { timeoutMs: 5_000 }),
+};
+
+/**
+ * Neutron v2.0 (issue #7). The network service is Neutron: it answers in Neutron's own JSON
+ * (snake_case, `router:external`, ...), which the api wraps as `{network: ...}` / `{networks: [...]}`.
+ * Subjects: `network.<collection>.<action>`, e.g. `network.security-groups.create`.
+ */
+export interface NeutronCaller {
+  projectId: string;
+  isAdmin: boolean;
+}
+/** Neutron query parameters as received (a repeated parameter becomes an array). */
+export type NeutronQuery = Record<string, string | string[]>;
+export type NeutronResource = Record<string, unknown>;
+
+export const NEUTRON_COLLECTIONS = ['networks', 'subnets', 'ports', 'security-groups', 'security-group-rules'] as const;
+export type NeutronCollection = (typeof NEUTRON_COLLECTIONS)[number];
+
+function neutronCrud(collection: NeutronCollection) {
+  const op = (action: string) => `${collection}.${action}`;
+  return {
+    list: rpc<{ caller: NeutronCaller; query: NeutronQuery }, { items: NeutronResource[] }>(op('list'), { timeoutMs: 10_000 }),
+    show: rpc<{ caller: NeutronCaller; id: string; query: NeutronQuery }, { item: NeutronResource }>(op('show'), { timeoutMs: 5_000 }),
+    create: rpc<{ caller: NeutronCaller; body: unknown }, { item: NeutronResource }>(op('create'), { timeoutMs: 15_000 }),
+    update: rpc<{ caller: NeutronCaller; id: string; body: unknown }, { item: NeutronResource }>(op('update'), { timeoutMs: 15_000 }),
+    delete: rpc<{ caller: NeutronCaller; id: string }, Record<string, never>>(op('delete'), { timeoutMs: 15_000 }),
+  };
+}
+
+export const NeutronOps = {
+  networks: neutronCrud('networks'),
+  subnets: neutronCrud('subnets'),
+  ports: neutronCrud('ports'),
+  'security-groups': neutronCrud('security-groups'),
+  'security-group-rules': neutronCrud('security-group-rules'),
 };

@@ -3,7 +3,7 @@
  * "the last free slot" cannot share hosts with other specs running against the same database).
  * Created from the shared test database's URL, migrated, dropped at the end.
  */
-import { createDataSource, migrateLocked } from '@nubo/database';
+import { SchemaOwner, createDataSource, migrateLocked } from '@nubo/database';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 
@@ -12,7 +12,8 @@ export interface PrivateDatabase {
   drop(): Promise<void>;
 }
 
-export async function createPrivateDatabase(sharedUrl: string, prefix: string): Promise<PrivateDatabase> {
+/** `schemas`: the data source's schemas while it migrates (the service's own). */
+export async function createPrivateDatabase(sharedUrl: string, prefix: string, schemas: SchemaOwner[] = ['compute']): Promise<PrivateDatabase> {
   const name = `${prefix}_${randomUUID().slice(0, 8)}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
   const admin = async (sql: string) => {
     const client = new Client({ connectionString: sharedUrl });
@@ -26,7 +27,7 @@ export async function createPrivateDatabase(sharedUrl: string, prefix: string): 
   await admin(`CREATE DATABASE ${name}`);
   const url = new URL(sharedUrl);
   url.pathname = `/${name}`;
-  const ds = createDataSource({ url: url.toString(), schemas: ['compute'], applicationName: `${prefix}-migrate`, poolSize: 2 });
+  const ds = createDataSource({ url: url.toString(), schemas, applicationName: `${prefix}-migrate`, poolSize: 2 });
   await ds.initialize();
   try {
     await migrateLocked(ds);

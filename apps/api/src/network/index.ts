@@ -1,0 +1,18 @@
+/** Neutron v2.0's core resources, for the api module to register. */
+import { NeutronExtensionsController } from './extensions.controller';
+import { NeutronGateway } from './neutron-gateway';
+import { NetworksController } from './networks.controller';
+import { PortsController } from './ports.controller';
+import { SecurityGroupRulesController } from './security-group-rules.controller';
+import { SecurityGroupsController } from './security-groups.controller';
+import { SubnetsController } from './subnets.controller';
+
+export const NEUTRON_CONTROLLERS = [
+  NeutronExtensionsController,
+  NetworksController,
+  SubnetsController,
+  PortsController,
+  SecurityGroupsController,
+  SecurityGroupRulesController,
+];
+export const NEUTRON_PROVIDERS = [NeutronGateway];
