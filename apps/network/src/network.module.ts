@@ -1,7 +1,10 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { openDataSource } from '@nubo/database';
-import { RpcServer } from '@nubo/messaging';
+import { RpcClient, RpcServer } from '@nubo/messaging';
 import { DataSource } from 'typeorm';
+import { BindingHandlers } from './binding/binding.handlers';
+import { HostSync } from './binding/host-sync';
+import { HOST_SYNC, PortBindingService } from './binding/port-binding.service';
 import { NetworkConfig, VNI_RANGE, vniRange } from './config';
 import { NeutronHandlers } from './neutron.handlers';
 import { NetworksService } from './networks/networks.service';
@@ -28,6 +31,18 @@ export class NetworkModule {
         SecurityGroupsService,
         SecurityGroupRulesService,
         NeutronHandlers,
+        {
+          // Calls to the agents (network.sync); connected before the handlers serve.
+          provide: RpcClient,
+          useFactory: async () => {
+            const client = new RpcClient({ url: config.NUBO_NATS_URL, name: 'nubo-network-agents' });
+            await client.connect();
+            return client;
+          },
+        },
+        { provide: HOST_SYNC, useFactory: (db: DataSource, agents: RpcClient) => new HostSync(db, agents), inject: [DataSource, RpcClient] },
+        PortBindingService,
+        BindingHandlers,
       ],
     };
   }

@@ -10,3 +10,4 @@ export * from './image.contract';
 export * from './image-url';
 export * from './network.contract';
 export * from './network-dataplane.contract';
+export * from './network-binding.contract';

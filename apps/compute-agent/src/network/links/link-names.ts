@@ -12,7 +12,7 @@
  *
  * Only names matching OWNED_LINK are ever changed or deleted by the planner.
  */
-import { ValidationError } from '@nubo/contracts';
+import { ValidationError, portTapName } from '@nubo/contracts';
 
 export const IFNAMSIZ_MAX = 15;
 
@@ -33,7 +33,8 @@ export function idHex(id: string, field = 'id'): string {
 export const bridgeName = (networkId: string): string => `nb-${idHex(networkId, 'networkId')}`;
 export const vxlanName = (networkId: string): string => `nv-${idHex(networkId, 'networkId')}`;
 export const vlanName = (networkId: string): string => `nl-${idHex(networkId, 'networkId')}`;
-export const tapName = (portId: string): string => `nt-${idHex(portId, 'portId')}`;
+/** The compute contract's rule (the scheduler names NICs by it too). */
+export const tapName = (portId: string): string => portTapName(portId);
 
 /** The role of one of our devices, or undefined for a foreign one. */
 export function ownedRole(name: string): OwnedLinkRole | undefined {
