@@ -9,7 +9,7 @@ const swc = ['@swc/jest', {
   module: { type: 'commonjs' },
 }];
 const moduleNameMapper = {
-  '^@nubo/(contracts|messaging|qmp|database|config|jobs|testing|health|client)$': '<rootDir>/libs/$1/src',
+  '^@nubo/(contracts|messaging|qmp|database|config|jobs|testing|health|client|netlinks)$': '<rootDir>/libs/$1/src',
 };
 const common = { transform: { '^.+\\.ts$': swc }, moduleNameMapper, testEnvironment: 'node', rootDir: __dirname };
 module.exports = {

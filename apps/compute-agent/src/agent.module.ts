@@ -12,7 +12,7 @@ import { HostKsm } from './host/host-ksm';
 import { createDriver } from './hypervisor/driver-factory';
 import { HypervisorDriver } from './hypervisor/hypervisor-driver';
 import { NftFirewall } from './network/firewall';
-import { HostLinks } from './network/links';
+import { HostLinks } from '@nubo/netlinks';
 import { NetworkOps } from './network/network-ops';
 import { NetworkSync } from './network/network-sync';
 

@@ -8,7 +8,7 @@
 import { HostNetworkState } from '@nubo/contracts';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { NftFirewall } from './firewall';
-import { HostLinks, bridgeName, tapName, vxlanName } from './links';
+import { HostLinks, bridgeName, tapName, vxlanName } from '@nubo/netlinks';
 import { NetworkSync } from './network-sync';
 
 const usable = process.getuid?.() === 0 && spawnSync('nft', ['--version']).status === 0 && spawnSync('ip', ['-V']).status === 0;

@@ -1,6 +1,6 @@
 import { HostNetworkState } from '@nubo/contracts';
 import { PortFirewallSpec } from './firewall';
-import { DesiredDataPlane, bridgeName, tapName } from './links';
+import { DesiredDataPlane, bridgeName, tapName } from '@nubo/netlinks';
 import { NetworkSync, desiredLinks, firewallSpec } from './network-sync';
 
 const NET_A = '11111111-1111-4111-8111-111111111111';

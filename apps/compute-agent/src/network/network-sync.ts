@@ -8,7 +8,7 @@
  */
 import { HostNetworkState, NetworkSyncReply, PortPlan } from '@nubo/contracts';
 import { NftFirewall, PortFirewallSpec } from './firewall';
-import { DesiredDataPlane, HostLinks, RefusedNetwork, bridgeName, tapName } from './links';
+import { DesiredDataPlane, HostLinks, RefusedNetwork, bridgeName, tapName } from '@nubo/netlinks';
 
 export interface NetworkHostConfig {
   /** The VXLAN source address (the agent's underlay address). */

@@ -10,12 +10,13 @@ import { DesiredDataPlane, DesiredNetwork, DesiredPort } from './data-plane-type
 import { HostLinks } from './host-links';
 import { bridgeName, tapName, vxlanName } from './link-names';
 import { Guest, deleteNamespaces, hasCommand, kernelHasVlan, ping, quietNamespace, relayGuest, rxPackets, sh, stopGuest } from './netns-lab';
-import { DEFAULT_QEMU_USER, lookupUser } from '../../hypervisor/qemu/qemu-user';
+import { spawnSync as spawnUser } from 'node:child_process';
 
 const PREFIX = 'nbt-l-';
 const ready = process.getuid?.() === 0 && hasCommand('qemu-system-x86_64') && hasCommand('busybox');
 const VLAN = ready && kernelHasVlan(`${PREFIX}vprobe`);
-const owner = lookupUser(DEFAULT_QEMU_USER) ? DEFAULT_QEMU_USER : undefined;
+// Taps are made for the QEMU user when the host has it (the agent's default user).
+const owner = spawnUser('id', ['-u', 'nubo-qemu']).status === 0 ? 'nubo-qemu' : undefined;
 
 const hosts = { 1: { ns: `${PREFIX}h1`, underlay: '10.78.0.1' }, 2: { ns: `${PREFIX}h2`, underlay: '10.78.0.2' } } as const;
 type HostNo = keyof typeof hosts;

@@ -1,4 +1,4 @@
-/** The compute agent's host data plane for tenant networks: plan (pure), apply, check for leaks. */
+/** The tenant networks data plane of a host (compute hosts and the network node): plan (pure), apply, check for leaks. */
 export type * from './data-plane-types';
 export type { CommandRunner, HostLinksOptions } from './host-links';
 export type { LinkCommand } from './link-commands';
