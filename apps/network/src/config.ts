@@ -6,6 +6,14 @@ export const networkSchema = {
   NUBO_HEALTH_PORT: env.port({ default: 8782 }),
   /** VXLAN ids handed to tenant networks, `first-last` inclusive (Neutron's vni_ranges). */
   NUBO_NETWORK_VNI_RANGE: env.string({ default: '1000-1999', pattern: /^\d{1,8}-\d{1,8}$/ }),
+  /** The network node's underlay address: set, this service runs the node's data plane (DHCP). */
+  NUBO_NETWORK_NODE_UNDERLAY_IP: env.optionalString(),
+  /** The namespace holding the network node's data plane (the all-in-one cloud's `<cloud>-net`). */
+  NUBO_NETWORK_NODE_NETNS: env.optionalString(),
+  /** The node's id as a port binding host. */
+  NUBO_NETWORK_NODE_ID: env.string({ default: 'network-node', pattern: /^[A-Za-z0-9_-]{1,64}$/ }),
+  /** dnsmasq's files (every parent must be o+x: dnsmasq reads them as nobody). */
+  NUBO_NETWORK_STATE_DIR: env.string({ default: '/var/lib/nubo/network' }),
 };
 export type NetworkConfig = ReturnType<typeof loadNetworkConfig>;
 export const loadNetworkConfig = () => loadConfigOrExit(networkSchema, 'network');

@@ -4,7 +4,8 @@ import { RpcClient, RpcServer } from '@nubo/messaging';
 import { DataSource } from 'typeorm';
 import { BindingHandlers } from './binding/binding.handlers';
 import { HostSync } from './binding/host-sync';
-import { HOST_SYNC, PortBindingService } from './binding/port-binding.service';
+import { HOST_SYNC, NETWORK_NODE, PortBindingService } from './binding/port-binding.service';
+import { networkNodeFactory } from './dataplane/network-node.factory';
 import { NetworkConfig, VNI_RANGE, vniRange } from './config';
 import { NeutronHandlers } from './neutron.handlers';
 import { NetworksService } from './networks/networks.service';
@@ -41,6 +42,7 @@ export class NetworkModule {
           },
         },
         { provide: HOST_SYNC, useFactory: (db: DataSource, agents: RpcClient) => new HostSync(db, agents), inject: [DataSource, RpcClient] },
+        { provide: NETWORK_NODE, useFactory: networkNodeFactory(config), inject: [DataSource, PortsService] },
         PortBindingService,
         BindingHandlers,
       ],

@@ -16,6 +16,9 @@ import { SubnetsService } from '../subnets/subnets.service';
 import { BindingHandlers } from './binding.handlers';
 import { HostSync } from './host-sync';
 import { PortBindingService } from './port-binding.service';
+import { DesiredDataPlane } from '@nubo/netlinks';
+import { DesiredDhcpNetwork } from '../dataplane/dhcp';
+import { NetworkNode } from '../dataplane/network-node';
 
 const sharedUrl = process.env.NUBO_DATABASE_URL;
 const run = sharedUrl ? describe : describe.skip;
@@ -147,5 +150,71 @@ run(PortBindingService.name, () => {
     expect(pushes).toEqual([]);
     await heartbeat('hr', '10.77.0.21', 'boot-2');
     expect(pushes.map((p) => p.host)).toEqual(['hr']);
+  });
+});
+
+run('NetworkNode', () => {
+  let database: PrivateDatabase;
+  let db: DataSource;
+  let bindings: PortBindingService;
+  let networks: NetworksService;
+  let subnets: SubnetsService;
+  const pushes: Array<{ host: string; state: HostNetworkState }> = [];
+  const linkStates: DesiredDataPlane[] = [];
+  const dhcpStates: DesiredDhcpNetwork[][] = [];
+
+  beforeAll(async () => {
+    database = await createPrivateDatabase(sharedUrl!, 'nubo_it_node', ['network']);
+    db = await createDataSource({ url: database.url, schemas: ['network'], applicationName: 'node-it', poolSize: 4 }).initialize();
+    networks = new NetworksService(db, { first: 1000, last: 1999 });
+    const groups = new SecurityGroupsService(db);
+    subnets = new SubnetsService(db, networks);
+    const ports = new PortsService(db, networks, groups);
+    const agents = {
+      async call(subject: string, _op: unknown, req: { state: HostNetworkState }): Promise<NetworkSyncReply> {
+        pushes.push({ host: subject.split('.')[1], state: req.state });
+        return { linkOps: 0, refusedNetworks: [], blockedPorts: [] };
+      },
+    };
+    const node = new NetworkNode(
+      db,
+      ports,
+      { converge: async (d: DesiredDataPlane) => (linkStates.push(d), { ops: [], refused: [] }) },
+      { sync: async (d: DesiredDhcpNetwork[]) => (dhcpStates.push(d), { started: [], restarted: [], reloaded: [], unchanged: [], removed: [], failed: [] }) },
+      { nodeId: 'netnode', underlayIp: '10.77.0.2', netns: 'cloud-net' },
+    );
+    bindings = new PortBindingService(db, ports, new HostSync(db, agents as never), node);
+    const heartbeats = new BindingHandlers(db, { handle: () => undefined, onEvent: () => undefined } as never, bindings, new HostSync(db, agents as never));
+    await heartbeats.onHeartbeat({ hostId: 'c1', underlayIp: '10.77.0.11', agentStartedAt: 't0' } as never);
+    await node.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await db?.destroy();
+    await database?.drop();
+  });
+
+  it('serves a network once a server port is bound: a DHCP port with its own address, the lease, VXLAN peers both ways', async () => {
+    const project = { projectId: 'p-node', isAdmin: false };
+    const net = (await networks.create(project, { network: { name: 'lan' } })).id as string;
+    await subnets.create(project, { subnet: { network_id: net, ip_version: 4, cidr: '10.20.0.0/24', dns_nameservers: ['10.20.0.53'] } });
+    expect(dhcpStates.at(-1)).toEqual([]); // nothing bound yet: nothing served
+    const [bound] = await bindings.bind({ serverId: randomUUID(), projectId: project.projectId, hostId: 'c1', requested: [{ networkId: net }] });
+    const served = dhcpStates.at(-1)!;
+    expect(served).toHaveLength(1);
+    expect(served[0]).toMatchObject({
+      networkId: net,
+      mtu: 1450,
+      bridgeNetns: 'cloud-net',
+      subnets: [expect.objectContaining({ cidr: '10.20.0.0/24', gatewayIp: '10.20.0.1', dnsNameservers: ['10.20.0.53'], enableDhcp: true })],
+      leases: [{ portId: bound.portId, mac: bound.mac, ipAddress: bound.fixedIps[0] }],
+    });
+    expect(served[0].dhcpPort.ipAddresses).toHaveLength(1);
+    expect(served[0].dhcpPort.ipAddresses[0]).not.toBe(bound.fixedIps[0]);
+    expect(linkStates.at(-1)).toMatchObject({ underlayAddress: '10.77.0.2', networks: [{ id: net, type: 'vxlan', peers: ['10.77.0.11'] }], ports: [] });
+    // The compute host takes the network node as a peer (the DHCP port is bound there).
+    const c1 = pushes.filter((p) => p.host === 'c1').at(-1)!;
+    expect(c1.state.networks.find((n) => n.id === net)?.peers).toEqual(['10.77.0.2']);
+    expect(pushes.map((p) => p.host)).not.toContain('netnode');
   });
 });

@@ -6,7 +6,7 @@
  * so a retried bind creates nothing twice. The other hosts with ports on the same networks are
  * pushed after (their VXLAN peers changed), and so is a host the ports left.
  */
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { BindRequest, BoundPort, ServerAddress, ValidationError } from '@nubo/contracts';
 import { DataSource } from 'typeorm';
 import { isUniqueViolation } from '../common/db';
@@ -16,6 +16,11 @@ import { PortsService } from '../ports/ports.service';
 import { HostSync } from './host-sync';
 
 export const HOST_SYNC = Symbol('HOST_SYNC');
+/** The network node (DHCP), when this network service runs one. */
+export const NETWORK_NODE = Symbol('NETWORK_NODE');
+export interface NodeSync {
+  sync(): Promise<void>;
+}
 
 interface BoundRow {
   id: string;
@@ -35,6 +40,7 @@ export class PortBindingService {
     @Inject(DataSource) private readonly db: DataSource,
     @Inject(PortsService) private readonly ports: PortsService,
     @Inject(HOST_SYNC) private readonly hosts: HostSync,
+    @Optional() @Inject(NETWORK_NODE) private readonly node: NodeSync | null = null,
   ) {}
 
   async bind(req: BindRequest, requestId?: string): Promise<BoundPort[]> {
@@ -45,7 +51,10 @@ export class PortBindingService {
       if (wanted.portId) await this.takePort(req, slot, wanted.portId);
       else await this.networkPort(req, slot, wanted.networkId!, wanted.fixedIp, existing);
     }
-    // The answer waits for the host: the spawn that follows needs the taps and their rules.
+    // The answer waits for the network node and the host: the spawn that follows needs the DHCP
+    // lease its guest will ask for, the taps and their rules. The node first: a network it starts
+    // serving gets its DHCP port there, which makes the node the host's VXLAN peer.
+    await this.node?.sync();
     await this.hosts.push(req.hostId, requestId);
     await this.db.query(`UPDATE network.ports SET status = 'ACTIVE', updated_at = now() WHERE device_id = $1`, [req.serverId]);
     const ports = await this.view(req.serverId);
@@ -69,6 +78,7 @@ export class PortBindingService {
       );
     });
     await this.hosts.pushAll([...hosts, ...(await this.peerHosts(networks, ''))], requestId);
+    await this.node?.sync().catch((error: Error) => this.logger.warn(`network node sync after unbind failed: ${error.message}`));
     return ports.length;
   }
 
@@ -152,7 +162,7 @@ export class PortBindingService {
     if (networkIds.length === 0) return [];
     const rows: Array<{ host: string }> = await this.db.query(
       `SELECT DISTINCT binding_host_id AS host FROM network.ports
-        WHERE network_id = ANY($1::uuid[]) AND binding_host_id NOT IN ('', $2) AND device_id <> ''`,
+        WHERE network_id = ANY($1::uuid[]) AND binding_host_id NOT IN ('', $2) AND device_id <> '' AND device_owner <> 'network:dhcp'`,
       [networkIds, except],
     );
     return rows.map((r) => r.host);

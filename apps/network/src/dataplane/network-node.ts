@@ -1,0 +1,150 @@
+/**
+ * The network node's role (Neutron's DHCP agent, for now): every network that has a DHCP-enabled
+ * subnet and a server port bound somewhere gets a DHCP port here (device_owner network:dhcp, its
+ * addresses from IPAM like any port, bound to this node so compute hosts take the node as a VXLAN
+ * peer), the network's bridge and VXLAN device on this node with the compute hosts as peers, and
+ * a dnsmasq serving the static leases of the network's ports. Networks without server ports are
+ * not served (nothing to answer). sync() reads everything again, so it is safe to call any time;
+ * calls while one runs collapse into one more.
+ */
+import { Logger } from '@nestjs/common';
+import { DesiredDataPlane, HostLinks, bridgeName } from '@nubo/netlinks';
+import { DataSource } from 'typeorm';
+import { PortsService } from '../ports/ports.service';
+import { DesiredDhcpNetwork, DhcpDataplane } from './dhcp';
+
+export interface NetworkNodeOptions {
+  /** Its id as a port binding host (and in network.agent_hosts, for the compute hosts' peers). */
+  nodeId: string;
+  underlayIp: string;
+  /** The namespace of its data plane (the all-in-one cloud's `<cloud>-net`); undefined: the root one. */
+  netns?: string;
+}
+
+interface ServedNetwork {
+  id: string;
+  project_id: string;
+  mtu: number;
+  network_type: 'vxlan' | 'vlan' | 'flat';
+  segmentation_id: number | null;
+  peers: string[];
+}
+
+export class NetworkNode {
+  private readonly logger = new Logger(NetworkNode.name);
+  private running?: Promise<void>;
+  private again?: Promise<void>;
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly ports: PortsService,
+    private readonly links: Pick<HostLinks, 'converge'>,
+    private readonly dhcp: Pick<DhcpDataplane, 'sync'>,
+    private readonly options: NetworkNodeOptions,
+  ) {}
+
+  /** Registers the node's underlay address (the compute hosts' VXLAN peer) and syncs. */
+  async start(): Promise<void> {
+    await this.db.query(
+      `INSERT INTO network.agent_hosts (host_id, underlay_ip, agent_started_at) VALUES ($1, $2::inet, 'network-node')
+       ON CONFLICT (host_id) DO UPDATE SET underlay_ip = EXCLUDED.underlay_ip, updated_at = now()`,
+      [this.options.nodeId, this.options.underlayIp],
+    );
+    await this.sync();
+  }
+
+  sync(): Promise<void> {
+    if (!this.running) {
+      this.running = this.run().finally(() => (this.running = undefined));
+      return this.running;
+    }
+    this.again ??= this.running.catch(() => undefined).then(() => {
+      this.again = undefined;
+      return this.sync();
+    });
+    return this.again;
+  }
+
+  private async run(): Promise<void> {
+    const networks = await this.served();
+    for (const n of networks) await this.ensureDhcpPort(n);
+    const desired: DesiredDataPlane = {
+      underlayAddress: this.options.underlayIp,
+      networks: networks.map((n) => ({ id: n.id, type: n.network_type, segmentationId: n.segmentation_id ?? undefined, mtu: n.mtu, peers: n.peers })),
+      ports: [],
+    };
+    const plan = await this.links.converge(desired);
+    for (const r of plan.refused) this.logger.warn(`network ${r.networkId} not served on the network node: ${r.reason}`);
+    const refused = new Set(plan.refused.map((r) => r.networkId));
+    const result = await this.dhcp.sync(await this.dhcpNetworks(networks.filter((n) => !refused.has(n.id))));
+    for (const f of result.failed) this.logger.warn(`DHCP for network ${f.networkId} failed: ${f.error}`);
+  }
+
+  /** VXLAN networks with a DHCP-enabled subnet and a server port bound to a host; peers = those hosts. */
+  private served(): Promise<ServedNetwork[]> {
+    return this.db.query(
+      `SELECT n.id, n.project_id, n.mtu, n.network_type, n.segmentation_id,
+              coalesce((SELECT array_agg(DISTINCT host(h.underlay_ip) ORDER BY host(h.underlay_ip))
+                          FROM network.ports p JOIN network.agent_hosts h ON h.host_id = p.binding_host_id
+                         WHERE p.network_id = n.id AND p.binding_host_id NOT IN ('', $1) AND h.underlay_ip IS NOT NULL), '{}') AS peers
+         FROM network.networks n
+        WHERE n.network_type = 'vxlan'
+          AND EXISTS (SELECT 1 FROM network.subnets s WHERE s.network_id = n.id AND s.enable_dhcp)
+          AND EXISTS (SELECT 1 FROM network.ports p WHERE p.network_id = n.id AND p.device_owner LIKE 'compute:%' AND p.binding_host_id <> '')
+        ORDER BY n.id`,
+      [this.options.nodeId],
+    );
+  }
+
+  /** The network's DHCP port, created once (Neutron's device_id: dhcp<node>-<network>). */
+  private async ensureDhcpPort(n: ServedNetwork): Promise<void> {
+    const deviceId = `dhcp${this.options.nodeId}-${n.id}`;
+    const [existing] = await this.db.query(`SELECT id FROM network.ports WHERE network_id = $1 AND device_owner = 'network:dhcp' AND device_id = $2`, [
+      n.id,
+      deviceId,
+    ]);
+    if (existing) return;
+    const port = await this.ports.create(
+      { projectId: n.project_id, isAdmin: true },
+      { port: { network_id: n.id, project_id: n.project_id, device_owner: 'network:dhcp', device_id: deviceId, port_security_enabled: false } },
+    );
+    await this.db.query(`UPDATE network.ports SET binding_host_id = $2, status = 'ACTIVE' WHERE id = $1`, [port.id, this.options.nodeId]);
+  }
+
+  private async dhcpNetworks(networks: ServedNetwork[]): Promise<DesiredDhcpNetwork[]> {
+    if (networks.length === 0) return [];
+    const ids = networks.map((n) => n.id);
+    const subnets: Array<{ id: string; network_id: string; cidr: string; gateway_ip: string | null; dns_nameservers: string[]; host_routes: Array<{ destination: string; nexthop: string }>; enable_dhcp: boolean }> =
+      await this.db.query(
+        `SELECT id, network_id, cidr::text AS cidr, host(gateway_ip) AS gateway_ip, dns_nameservers, host_routes, enable_dhcp
+           FROM network.subnets WHERE network_id = ANY($1::uuid[]) AND ip_version = 4 ORDER BY id`,
+        [ids],
+      );
+    const ports: Array<{ id: string; network_id: string; mac_address: string; device_owner: string; ips: string[] }> = await this.db.query(
+      `SELECT p.id, p.network_id, p.mac_address, p.device_owner,
+              coalesce((SELECT array_agg(host(a.ip_address) ORDER BY a.ip_address) FROM network.ip_allocations a WHERE a.port_id = p.id), '{}') AS ips
+         FROM network.ports p WHERE p.network_id = ANY($1::uuid[]) ORDER BY p.id`,
+      [ids],
+    );
+    return networks.flatMap((n): DesiredDhcpNetwork[] => {
+      const own = ports.filter((p) => p.network_id === n.id);
+      const dhcpPort = own.find((p) => p.device_owner === 'network:dhcp');
+      if (!dhcpPort || dhcpPort.ips.length === 0) return [];
+      return [
+        {
+          networkId: n.id,
+          mtu: n.mtu,
+          bridge: bridgeName(n.id),
+          bridgeNetns: this.options.netns,
+          dhcpPort: { id: dhcpPort.id, mac: dhcpPort.mac_address, ipAddresses: dhcpPort.ips },
+          subnets: subnets
+            .filter((s) => s.network_id === n.id)
+            .map((s) => ({ id: s.id, cidr: s.cidr, gatewayIp: s.gateway_ip, dnsNameservers: s.dns_nameservers, hostRoutes: s.host_routes, enableDhcp: s.enable_dhcp })),
+          leases: own
+            .filter((p) => p.device_owner !== 'network:dhcp')
+            .flatMap((p) => p.ips.map((ipAddress) => ({ portId: p.id, mac: p.mac_address, ipAddress }))),
+        },
+      ];
+    });
+  }
+}
