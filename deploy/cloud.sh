@@ -100,11 +100,25 @@ fabric_up() {
     ip -n "$FABRIC_NS" link set "h$i" master br0 up
     ip -n "$ns" link set ul0 up
   done
+  # The network node (the network service's DHCP data plane) on the same underlay, 10.77.0.2.
+  ns=$(net_ns)
+  ip netns list | grep -qw "$ns" || ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  if ! ip -n "$ns" link show ul0 >/dev/null 2>&1; then
+    ip link add ul0 netns "$ns" type veth peer name nn netns "$FABRIC_NS"
+    ip -n "$ns" addr add 10.77.0.2/24 dev ul0
+  fi
+  ip -n "$FABRIC_NS" link set nn master br0 up
+  ip -n "$ns" link set ul0 up
+  # QEMU opens its taps as nubo-qemu: /dev/net/tun must be open to all (Debian's default mode).
+  chmod 0666 /dev/net/tun
 }
+
+net_ns() { echo "$NUBO_CLOUD_NAME-net"; }
 
 fabric_down() {
   local ns
-  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$NUBO_CLOUD_NAME-(h[0-9]+|fab)$"); do
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$NUBO_CLOUD_NAME-(h[0-9]+|fab|net|qdhcp-[0-9a-f]+)$"); do
     # Power off: whatever still runs in a host namespace (QEMU) is killed before the namespace goes.
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
     ip netns del "$ns"
@@ -171,7 +185,8 @@ up() {
   local h=$NUBO_HEALTH_PORT_BASE
   start_service api apps/api/src/main.js NUBO_API_PORT="$NUBO_API_PORT"
   start_service scheduler apps/scheduler/src/main.js NUBO_HEALTH_PORT=$((h + 1))
-  start_service network apps/network/src/main.js NUBO_HEALTH_PORT=$((h + 2))
+  start_service network apps/network/src/main.js NUBO_HEALTH_PORT=$((h + 2)) \
+    NUBO_NETWORK_NODE_UNDERLAY_IP=10.77.0.2 NUBO_NETWORK_NODE_NETNS="$(net_ns)" NUBO_NETWORK_STATE_DIR="$NUBO_STATE_DIR/network"
   start_service image-store apps/image-store/src/main.js NUBO_HEALTH_PORT=$((h + 3))
   local i
   for ((i = 1; i <= NUBO_HOSTS; i++)); do start_agent "$i"; done

@@ -1,0 +1,101 @@
+/**
+ * Tenant networks with real guests (TCG test guest): two servers of one project on one VXLAN
+ * network, forced onto two different hosts, take their addresses by DHCP from the network node
+ * and ping each other across the overlay; a third server on another network with the same CIDR
+ * on the same hosts reaches neither. After deletion no tap, bridge, VXLAN device or DHCP
+ * namespace of theirs is left on any host.
+ */
+import { OpenStackClient } from '@nubo/client';
+import { execFileSync } from 'node:child_process';
+import { adminClient, eventually } from '../support/cloud';
+import { consoleOutput, testImageId, typeOnSerial, waitForConsole } from '../support/guest';
+
+jest.setTimeout(900_000);
+const isRoot = process.getuid?.() === 0;
+const M1_TINY = '1';
+
+(isRoot ? describe : describe.skip)('tenant networks: DHCP and VXLAN between real guests', () => {
+  let admin: OpenStackClient;
+  let image: string;
+  const servers: Array<{ id: string; api: OpenStackClient }> = [];
+  const networks: Array<{ id: string; api: OpenStackClient }> = [];
+  const tag = Date.now().toString(36);
+
+  beforeAll(async () => {
+    admin = await adminClient();
+    image = await testImageId(admin);
+  });
+
+  afterAll(async () => {
+    for (const s of servers) await s.api.request('DELETE', `/compute/v2.1/servers/${s.id}`);
+    for (const s of servers) await s.api.waitForGone(s.id).catch(() => undefined);
+    for (const n of networks) await n.api.request('DELETE', `/network/v2.0/networks/${n.id}`);
+  });
+
+  const network = async (api: OpenStackClient, cidr: string) => {
+    const { network: n } = await api.call('POST', '/network/v2.0/networks', 201, { network: { name: `lan-${tag}` } });
+    networks.push({ id: n.id, api });
+    await api.call('POST', '/network/v2.0/subnets', 201, { subnet: { network_id: n.id, ip_version: 4, cidr, name: `sub-${tag}` } });
+    return n.id as string;
+  };
+  /** A server on `networkId`, forced (admins may) onto `host`. */
+  const server = async (name: string, networkId: string, host: string) => {
+    const body = { server: { name: `${name}-${tag}`, flavorRef: M1_TINY, imageRef: image, networks: [{ uuid: networkId }], availability_zone: `nova:${host}` } };
+    const { server: s } = await admin.call('POST', '/compute/v2.1/servers', 202, body);
+    servers.push({ id: s.id, api: admin });
+    return s.id as string;
+  };
+  const addressOf = async (id: string) => {
+    const log = await waitForConsole(admin, id, 'NUBO-GUEST: address');
+    return /NUBO-GUEST: address (\d+\.\d+\.\d+\.\d+)\/\d+/.exec(log)![1];
+  };
+  const pings = async (from: string, host: string, to: string) => {
+    const marker = `PING-${to}-${Date.now()}`;
+    await typeOnSerial(host, from, `ping -c 3 -W 2 ${to} >/dev/null 2>&1 && echo ${marker}-OK || echo ${marker}-FAIL`);
+    const log = await eventually(`ping from ${from} to ${to}`, async () => {
+      const out = await consoleOutput(admin, from);
+      return out.includes(`${marker}-OK`) || out.includes(`${marker}-FAIL`) ? out : undefined;
+    }, 60_000);
+    return log.includes(`${marker}-OK`);
+  };
+
+  it('gives two servers on two hosts their DHCP addresses, and they ping each other over VXLAN', async () => {
+    const hosts = (await admin.hosts()).filter((h: { state: string }) => h.state === 'up').map((h: { id: string }) => h.id).sort();
+    const net = await network(admin, '10.50.0.0/24');
+    const a = await server('a', net, hosts[0]);
+    const b = await server('b', net, hosts[1]);
+    for (const id of [a, b]) await eventually(`server ${id} ACTIVE`, async () => (await admin.getServer(id)).status === 'ACTIVE', 180_000);
+    const [ipA, ipB] = [await addressOf(a), await addressOf(b)];
+    const shown = await admin.getServer(a);
+    expect(Object.values(shown.addresses).flat().map((x: any) => x.addr)).toEqual([ipA]);
+    expect(ipA).toMatch(/^10\.50\.0\./);
+    await waitForConsole(admin, b, 'NUBO-GUEST: ready');
+    await waitForConsole(admin, a, 'NUBO-GUEST: ready');
+    expect(await pings(a, hosts[0], ipB)).toBe(true);
+    expect(await pings(b, hosts[1], ipA)).toBe(true);
+
+    // Another network, same CIDR, same hosts: its server reaches neither.
+    const other = await network(admin, '10.50.0.0/24');
+    const c = await server('c', other, hosts[1]);
+    await eventually(`server ${c} ACTIVE`, async () => (await admin.getServer(c)).status === 'ACTIVE', 180_000);
+    await addressOf(c);
+    await waitForConsole(admin, c, 'NUBO-GUEST: ready');
+    expect(await pings(c, hosts[1], ipA)).toBe(false);
+    expect(await pings(c, hosts[1], ipB)).toBe(false);
+  });
+
+  it('leaves no tap, bridge or VXLAN device of deleted servers and networks on any host', async () => {
+    const hosts = (await admin.hosts()).map((h: { id: string }) => h.id);
+    for (const s of servers.splice(0)) {
+      await s.api.call('DELETE', `/compute/v2.1/servers/${s.id}`, 204);
+      await s.api.waitForGone(s.id);
+    }
+    for (const n of networks.splice(0)) await n.api.call('DELETE', `/network/v2.0/networks/${n.id}`, 204);
+    for (const host of hosts) {
+      await eventually(`no tenant devices on ${host}`, async () => {
+        const names = JSON.parse(execFileSync('ip', ['-n', host, '-j', 'link', 'show'], { encoding: 'utf8' })).map((l: { ifname: string }) => l.ifname);
+        return names.every((n: string) => !/^n[bvlt]-[0-9a-f]{12}$/.test(n)) || undefined;
+      }, 60_000);
+    }
+  });
+});
