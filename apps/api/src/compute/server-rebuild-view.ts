@@ -11,8 +11,8 @@ const REBUILD_KEYS = [
   'addresses', 'accessIPv4', 'accessIPv6', 'links', 'OS-DCF:diskConfig', 'progress', 'fault',
 ];
 
-export function rebuildServerView(s: ServerEntity, baseUrl: string, adminPass: string): Record<string, unknown> {
-  const full = serverView(s, { baseUrl, isAdmin: false });
+export function rebuildServerView(s: ServerEntity, baseUrl: string, adminPass: string, addresses?: Record<string, unknown>): Record<string, unknown> {
+  const full = serverView(s, { baseUrl, isAdmin: false, addresses });
   const view = Object.fromEntries(REBUILD_KEYS.filter((k) => k in full).map((k) => [k, full[k]]));
   return { ...view, adminPass };
 }

@@ -67,7 +67,8 @@ export function createdServerView(baseUrl: string, id: string) {
   return { server: { id, links: serverLinks(baseUrl, id), 'OS-DCF:diskConfig': 'MANUAL', security_groups: [{ name: 'default' }] } };
 }
 
-export function serverView(s: ServerEntity, o: { baseUrl: string; isAdmin: boolean }) {
+/** `addresses`: Nova's addresses of the server (servers/server-addresses.ts); absent: none. */
+export function serverView(s: ServerEntity, o: { baseUrl: string; isAdmin: boolean; addresses?: Record<string, unknown> }) {
   const view: Record<string, unknown> = {
     id: s.id,
     name: s.name,
@@ -80,7 +81,7 @@ export function serverView(s: ServerEntity, o: { baseUrl: string; isAdmin: boole
     flavor: { id: s.flavorId, links: [{ rel: 'bookmark', href: `${o.baseUrl}/compute/flavors/${s.flavorId}` }] },
     created: time(s.createdAt),
     updated: time(s.updatedAt),
-    addresses: {},
+    addresses: o.addresses ?? {},
     accessIPv4: '',
     accessIPv6: '',
     links: serverLinks(o.baseUrl, s.id),

@@ -41,22 +41,25 @@ export class ServersController {
   }
 
   @Get('detail')
-  async detail(@Auth() auth: AuthContext, @Query() query: Record<string, unknown>): Promise<unknown> {
+  async detail(@Auth() auth: AuthContext, @Query() query: Record<string, unknown>, @RequestId() requestId: string): Promise<unknown> {
     const page = await this.servers.list(query, auth);
-    const servers = page.servers.map((s) => serverView(s, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin }));
+    const addresses = await this.servers.addresses(page.servers, requestId);
+    const servers = page.servers.map((s) => serverView(s, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin, addresses: addresses.get(s.id) }));
     return this.withNextLink({ servers }, 'servers/detail', query, page.next);
   }
 
   @Get(':id')
-  async show(@Param('id') id: string, @Auth() auth: AuthContext): Promise<unknown> {
+  async show(@Param('id') id: string, @Auth() auth: AuthContext, @RequestId() requestId: string): Promise<unknown> {
     const server = await this.servers.get(id, auth);
-    return { server: serverView(server, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin }) };
+    const addresses = await this.servers.addresses([server], requestId);
+    return { server: serverView(server, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin, addresses: addresses.get(server.id) }) };
   }
 
   @Put(':id')
-  async update(@Param('id') id: string, @Body() body: unknown, @Auth() auth: AuthContext): Promise<unknown> {
+  async update(@Param('id') id: string, @Body() body: unknown, @Auth() auth: AuthContext, @RequestId() requestId: string): Promise<unknown> {
     const server = await this.servers.rename(id, body, auth);
-    return { server: serverView(server, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin }) };
+    const addresses = await this.servers.addresses([server], requestId);
+    return { server: serverView(server, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin, addresses: addresses.get(server.id) }) };
   }
 
   /**
@@ -76,7 +79,10 @@ export class ServersController {
     const result = await this.actions.act(id, body, auth, requestId);
     res.status(result.status);
     if ('imageId' in result) res.setHeader('location', `${publicUrl(this.config)}/image/v2/images/${result.imageId}`);
-    if ('server' in result) return { server: rebuildServerView(result.server, publicUrl(this.config), result.adminPass) };
+    if ('server' in result) {
+      const addresses = await this.servers.addresses([result.server], requestId);
+      return { server: rebuildServerView(result.server, publicUrl(this.config), result.adminPass, addresses.get(result.server.id)) };
+    }
     return 'body' in result ? result.body : undefined;
   }
 

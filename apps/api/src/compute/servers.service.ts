@@ -8,6 +8,7 @@ import {
   ImageOps,
   NotFoundError,
   PowerState,
+  RequestedNetwork,
   TaskState,
   TimeoutError,
   ValidationError,
@@ -26,6 +27,9 @@ import { KeypairsService } from './keypairs/keypairs.service';
 import { QuotaService } from './quotas/quota.service';
 import { GroupsService } from './server-groups/groups.service';
 import { parseServerListQuery } from './server-list-query';
+import { parseRequestedNetworks } from './servers/requested-networks';
+import { checkRequestedNetworks } from './servers/requested-networks.check';
+import { NovaAddresses, serverAddresses } from './servers/server-addresses';
 import { AuthContext } from '../common/auth-context';
 import {
   isUuid,
@@ -51,6 +55,8 @@ export interface CreateServerRequest {
   groupId?: string;
   /** Nova's "zone", "zone:host", "zone::node" (see availability-zones/zones.ts). */
   availabilityZone?: string;
+  /** Nova's `networks` as a list; absent for none ("auto", "none", [], absent). */
+  networks?: RequestedNetwork[];
 }
 
 @Injectable()
@@ -91,14 +97,11 @@ export class ServersService {
     if (minCount !== 1 || maxCount !== 1) {
       throw new ValidationError('Invalid input for field/attribute max_count. Nubo creates one server per request.', 'max_count');
     }
-    const networks = server.networks;
-    if (networks !== undefined && networks !== 'none' && networks !== 'auto') {
-      throw new ValidationError('Invalid input for field/attribute networks. Only "auto" and "none" are supported until tenant networks land.', 'networks');
-    }
+    const networks = parseRequestedNetworks(server.networks);
     if (imageRef !== undefined && !isUuid(imageRef.split('/').pop()!)) {
       throw new ValidationError(`Invalid imageRef provided.`, 'imageRef');
     }
-    return { name, flavorRef, imageRef: imageRef?.split('/').pop(), keyName, metadata, groupId, availabilityZone: requestedZone(server) };
+    return { name, flavorRef, imageRef: imageRef?.split('/').pop(), keyName, metadata, groupId, availabilityZone: requestedZone(server), ...(networks.length ? { networks } : {}) };
   }
 
   async create(request: CreateServerRequest, auth: AuthContext, requestId: string): Promise<ServerEntity> {
@@ -113,6 +116,8 @@ export class ServersService {
       });
     }
     if (request.imageRef) await this.checkImage(request.imageRef, auth, requestId);
+    const networks = request.networks ?? [];
+    if (networks.length) await checkRequestedNetworks(this.rpc, networks, { projectId: auth.projectId, isAdmin: auth.isAdmin }, requestId);
 
     const server = this.db.getRepository(ServerEntity).create({
       id: randomUUID(),
@@ -139,6 +144,7 @@ export class ServersService {
     await this.db.transaction(async (tx) => {
       await this.quotas.checkServerCreate(tx, auth.projectId, { instances: 1, cores: flavor.vcpus, ramMb: flavor.ramMb });
       await tx.getRepository(ServerEntity).insert(server);
+      if (networks.length) await tx.query(`UPDATE compute.servers SET requested_networks = $2 WHERE id = $1`, [server.id, JSON.stringify(networks)]);
       if (request.groupId) await this.groups.addMember(tx, request.groupId, server.id, auth.projectId);
       await recordAction(tx, { serverId: server.id, projectId: auth.projectId, userId: auth.userId, action: 'create', requestId });
     });
@@ -155,6 +161,11 @@ export class ServersService {
       throw new TimeoutError('The job queue is unavailable; nothing was created. Try again.');
     }
     return (await this.db.getRepository(ServerEntity).findOneBy({ id: server.id }))!;
+  }
+
+  /** Nova's `addresses` of each server, in one call to the network service; {} when it does not answer. */
+  addresses(servers: ReadonlyArray<ServerEntity>, requestId: string): Promise<Map<string, NovaAddresses>> {
+    return serverAddresses(this.db, this.rpc, servers.map((s) => s.id), requestId);
   }
 
   /** One page of servers, newest first; `next` is the marker of the following page, if any. */

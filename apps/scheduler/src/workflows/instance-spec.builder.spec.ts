@@ -74,9 +74,12 @@ describe(InstanceSpecBuilder.name, () => {
     requestId: 'req-1',
   } as unknown as ServerEntity;
 
-  function builder(row: FlavorEntity | null) {
+  function builder(row: FlavorEntity | null, nics: unknown = null) {
     const lookups: unknown[] = [];
-    const db = { getRepository: () => ({ findOneBy: async (where: unknown) => (lookups.push(where), row) }) } as unknown as DataSource;
+    const db = {
+      getRepository: () => ({ findOneBy: async (where: unknown) => (lookups.push(where), row) }),
+      query: async () => [{ nics }],
+    } as unknown as DataSource;
     return { builder: new InstanceSpecBuilder({} as RpcClient, {} as SchedulerConfig, db), lookups };
   }
 
@@ -102,6 +105,15 @@ describe(InstanceSpecBuilder.name, () => {
     expect(spec).not.toHaveProperty('ephemeralGb');
     expect(spec).not.toHaveProperty('topology');
     expect(lookups).toEqual([]);
+  });
+
+  it('boots the NICs the server\'s ports were bound with, in order', async () => {
+    const nics = [
+      { mac: 'fa:16:3e:00:00:01', tap: 'nt-0123456789ab', mtu: 1450 },
+      { mac: 'fa:16:3e:00:00:02', tap: 'nt-ba9876543210', mtu: 1500 },
+    ];
+    expect((await builder(null, nics).builder.build(server)).nics).toEqual(nics);
+    expect(await builder(null, null).builder.build(server)).not.toHaveProperty('nics');
   });
 
   it('builds a plain spec when the flavor row is gone', async () => {

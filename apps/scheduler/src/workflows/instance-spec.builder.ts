@@ -3,7 +3,8 @@
  * boots from an image, where to download the image (a short-lived URL signed for the image store)
  * and the accelerator the image asks for (its `hypervisor_type` property). Also the guest's
  * identity (display name and metadata, for SMBIOS), the flavor's ephemeral disk and CPU topology
- * (hw:cpu_sockets/cores/threads), and the disk bus the image asks for (hw_disk_bus).
+ * (hw:cpu_sockets/cores/threads), and the disk bus the image asks for (hw_disk_bus). A server on
+ * tenant networks gets the NICs its ports were bound with (kept on the row by the create workflow).
  */
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import {
@@ -11,6 +12,7 @@ import {
   ImageOps,
   ImageSource,
   InstanceSpec,
+  NicSpec,
   NoValidHostError,
   ValidationError,
   cpuTopologyOf,
@@ -86,7 +88,16 @@ export class InstanceSpecBuilder {
       if (accelerator) spec.accelerator = accelerator;
       if (diskBus) spec.diskBus = diskBus;
     }
+    const nics = await this.storedNics(server.id);
+    if (nics.length) spec.nics = nics;
     return spec;
+  }
+
+  /** The NICs of the server's bound ports (ServerNetworks.bind); [] without networks. */
+  private async storedNics(serverId: string): Promise<NicSpec[]> {
+    if (!this.db) return [];
+    const [row]: Array<{ nics: NicSpec[] | null }> = await this.db.query(`SELECT nics FROM compute.servers WHERE id = $1`, [serverId]);
+    return Array.isArray(row?.nics) ? row.nics : [];
   }
 
   /**

@@ -87,7 +87,7 @@ run('server.create reschedule', () => {
     retry.policy = { firstDelayMs: 1, maxDelayMs: 1, giveUpAfterMs: -1, watchMs: 50 };
     const inputs = new PlacementInputBuilder(db, {} as RpcClient);
     const reschedule = new CreateReschedule(db, placement, { NUBO_SCHEDULER_MAX_ATTEMPTS: maxAttempts });
-    return new ServerCreateWorkflow(db, placement, agents, new ServerFaults(db, placement), specs, retry, inputs, reschedule);
+    return new ServerCreateWorkflow(db, placement, agents, new ServerFaults(db, placement), specs, retry, inputs, reschedule, {} as RpcClient);
   }
 
   const job = (serverId: string) => ({ id: `server.create-${serverId}`, attemptsMade: 0, opts: { attempts: 8 } }) as unknown as Job;

@@ -9,11 +9,33 @@
  * it is deleted or its host comes back. An agent that ANSWERS the spawn with an error has left
  * nothing behind: the server is rescheduled on another host (CreateReschedule), up to
  * NUBO_SCHEDULER_MAX_ATTEMPTS spawns.
+ *
+ * A server created with `networks` has its ports bound to the chosen host before spawn
+ * (ServerNetworks; the spawn gets their NICs). A bind the network service ANSWERS with an error
+ * fails the build like a spawn error (rescheduled, after an unbind, unless the request itself is
+ * at fault); a bind it does not answer is asked again by the job on the same host. Every build
+ * that leaves the host (reschedule, ERROR with the VM destroyed) unbinds first; a server without
+ * networks never calls the network service.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InstanceStatus, NoValidHostError, NuboError, PowerState, ServerJob, TaskState, VmState } from '@nubo/contracts';
+import {
+  ConflictError,
+  ForbiddenError,
+  InstanceStatus,
+  NoValidHostError,
+  NotFoundError,
+  NuboError,
+  PowerState,
+  QuotaExceededError,
+  RequestedNetwork,
+  ServerJob,
+  TaskState,
+  ValidationError,
+  VmState,
+} from '@nubo/contracts';
 import { ServerEntity, withActionEvent } from '@nubo/database';
 import { JobOutcome } from '@nubo/jobs';
+import { RpcClient } from '@nubo/messaging';
 import { Job } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { recordBuildSuccess } from '../placement/build-failures';
@@ -24,10 +46,16 @@ import { CreateReschedule } from './create-reschedule';
 import { InstanceSpecBuilder } from './instance-spec.builder';
 import { PlacementInputBuilder } from './placement-input';
 import { ServerFaults } from './server-faults';
+import { ServerNetworks } from './server-networks';
 
 type Ctx = { opId: string; requestId: string };
 /** What one placement + spawn round ends with; 'again' goes round once more (rescheduled). */
 type Round = JobOutcome | 'again';
+
+/** Bind errors that say the request itself is wrong (another host would answer the same): no reschedule. */
+function isRequestError(error: unknown): boolean {
+  return [ValidationError, NotFoundError, ConflictError, QuotaExceededError, ForbiddenError].some((E) => error instanceof E);
+}
 
 @Injectable()
 export class ServerCreateWorkflow {
@@ -42,7 +70,12 @@ export class ServerCreateWorkflow {
     @Inject(AgentRetry) private readonly retry: AgentRetry,
     @Inject(PlacementInputBuilder) private readonly inputs: PlacementInputBuilder,
     @Inject(CreateReschedule) private readonly reschedule: CreateReschedule,
-  ) {}
+    @Inject(RpcClient) rpc: RpcClient,
+  ) {
+    this.networks = new ServerNetworks(db, rpc);
+  }
+
+  readonly networks: ServerNetworks;
 
   async run({ serverId, requestId }: ServerJob, job: Job<ServerJob>): Promise<JobOutcome> {
     const ctx = { opId: String(job.id), requestId };
@@ -66,13 +99,21 @@ export class ServerCreateWorkflow {
 
     let status: InstanceStatus;
     let asked = false;
+    let binding = false;
+    const requested = await this.networks.requested(serverId);
     try {
       const spec = await this.specs.build(server);
+      if (requested.length) {
+        binding = true;
+        spec.nics = await this.networks.bind(server, hostId, requested, ctx);
+        binding = false;
+      }
       asked = true;
       status = await withActionEvent(this.db, { serverId, requestId: ctx.requestId, event: 'compute__do_build_and_run_instance', host: hostId }, () =>
         this.retry.call(hostId, `spawn of ${serverId}`, () => this.agents.spawn(hostId, spec, ctx)),
       );
     } catch (error) {
+      if (binding) return this.bindFailed(server, hostId, requested, error, ctx, job);
       // The image store did not answer: a later attempt of the job asks again.
       if (!asked && isUnanswered(error) && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw error;
       if (asked && isUnanswered(error)) {
@@ -86,7 +127,9 @@ export class ServerCreateWorkflow {
         () => false,
       );
       const message = error instanceof NuboError ? error.message : `spawn failed: ${(error as Error).message}`;
-      if (asked && cleaned) {
+      // The VM is gone: its ports go too, before another host may bind them.
+      const unbound = cleaned ? await this.unbindQuietly(serverId, requested, ctx) : false;
+      if (asked && cleaned && unbound) {
         const next = await this.reschedule.afterSpawnFailure(serverId, hostId, message);
         return next === 'rescheduled' ? 'again' : next === 'failed' ? 'failed' : 'skipped';
       }
@@ -106,11 +149,48 @@ export class ServerCreateWorkflow {
       await this.retry.call(hostId, `destroy of ${serverId}`, () => this.agents.destroy(hostId, serverId, ctx)).catch((error: Error) =>
         this.logger.warn(`server ${serverId}: destroy on ${hostId} after its delete failed: ${error.message}`),
       );
+      // The delete job may have unbound before this job bound: unbind again (idempotent).
+      await this.unbindQuietly(serverId, requested, ctx);
       return 'skipped';
     }
     await recordBuildSuccess(this.db, hostId);
     this.logger.log(`server ${serverId} ACTIVE on ${hostId} (pid ${status.pid ?? '?'}) requestId=${ctx.requestId}`);
     return 'done';
+  }
+
+  /**
+   * The network service did not bind the ports. Not answered: the job asks again (same host, same
+   * claim; bind is idempotent) while it has attempts. Answered: nothing was spawned, so destroy
+   * (in case a re-run of the job had spawned) and unbind, then reschedule like a spawn error, or
+   * ERROR when the request itself is at fault or the host could not be cleaned.
+   */
+  private async bindFailed(server: ServerEntity, hostId: string, requested: RequestedNetwork[], error: unknown, ctx: Ctx, job: Job<ServerJob>): Promise<Round> {
+    const serverId = server.id;
+    if (isUnanswered(error) && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw error;
+    const message = `Binding the server's ports failed: ${(error as Error).message}`;
+    const cleaned = await this.retry.call(hostId, `destroy of ${serverId}`, () => this.agents.destroy(hostId, serverId, ctx)).then(
+      () => true,
+      () => false,
+    );
+    const unbound = await this.unbindQuietly(serverId, requested, ctx);
+    if (!isUnanswered(error) && !isRequestError(error) && cleaned && unbound) {
+      const next = await this.reschedule.afterSpawnFailure(serverId, hostId, message);
+      return next === 'rescheduled' ? 'again' : next === 'failed' ? 'failed' : 'skipped';
+    }
+    await this.faults.fail(serverId, message, { releaseClaims: cleaned });
+    return 'failed';
+  }
+
+  /** Unbinds a server's ports (none asked for: nothing to do); false when the network service failed. */
+  private async unbindQuietly(serverId: string, requested: RequestedNetwork[], ctx: Ctx): Promise<boolean> {
+    if (!requested.length) return true;
+    try {
+      await this.networks.unbind(serverId, ctx);
+      return true;
+    } catch (error) {
+      this.logger.warn(`server ${serverId}: unbind failed: ${(error as Error).message}; its ports go with the server's delete`);
+      return false;
+    }
   }
 
   /** Places a server in `scheduling`; anything but 'placed' ends the job with that outcome. */
