@@ -118,7 +118,7 @@ net_ns() { echo "$NUBO_CLOUD_NAME-net"; }
 
 fabric_down() {
   local ns
-  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$NUBO_CLOUD_NAME-(h[0-9]+|fab|net|qdhcp-[0-9a-f]+)$"); do
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$NUBO_CLOUD_NAME-(h[0-9]+|fab|net|qdhcp-[0-9a-f]+|qrouter-[0-9a-f-]+)$"); do
     # Power off: whatever still runs in a host namespace (QEMU) is killed before the namespace goes.
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
     ip netns del "$ns"

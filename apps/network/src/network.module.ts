@@ -3,13 +3,19 @@ import { openDataSource } from '@nubo/database';
 import { RpcClient, RpcServer } from '@nubo/messaging';
 import { DataSource } from 'typeorm';
 import { BindingHandlers } from './binding/binding.handlers';
+import { DataplaneFollowUp } from './binding/dataplane-follow-up';
 import { HostSync } from './binding/host-sync';
 import { HOST_SYNC, NETWORK_NODE, PortBindingService } from './binding/port-binding.service';
 import { networkNodeFactory } from './dataplane/network-node.factory';
 import { NetworkConfig, VNI_RANGE, vniRange } from './config';
+import { ROUTER_SYNC, routerSyncFactory } from './dataplane/router-sync';
+import { FloatingIpsService } from './floating-ips/floating-ips.service';
 import { NeutronHandlers } from './neutron.handlers';
 import { NetworksService } from './networks/networks.service';
 import { PortsService } from './ports/ports.service';
+import { L3Changes } from './routers/l3-store';
+import { RouterInterfacesService } from './routers/router-interfaces.service';
+import { RoutersService } from './routers/routers.service';
 import { SecurityGroupRulesService } from './security-groups/security-group-rules.service';
 import { SecurityGroupsService } from './security-groups/security-groups.service';
 import { SubnetsService } from './subnets/subnets.service';
@@ -31,6 +37,10 @@ export class NetworkModule {
         PortsService,
         SecurityGroupsService,
         SecurityGroupRulesService,
+        L3Changes,
+        RoutersService,
+        RouterInterfacesService,
+        FloatingIpsService,
         NeutronHandlers,
         {
           // Calls to the agents (network.sync); connected before the handlers serve.
@@ -43,7 +53,10 @@ export class NetworkModule {
         },
         { provide: HOST_SYNC, useFactory: (db: DataSource, agents: RpcClient) => new HostSync(db, agents), inject: [DataSource, RpcClient] },
         { provide: NETWORK_NODE, useFactory: networkNodeFactory(config), inject: [DataSource, PortsService] },
+        // Neutron's L3 agent beside the node (none without one), started after the node's first sync.
+        { provide: ROUTER_SYNC, useFactory: routerSyncFactory(config), inject: [DataSource, L3Changes, NETWORK_NODE] },
         PortBindingService,
+        DataplaneFollowUp,
         BindingHandlers,
       ],
     };

@@ -25,7 +25,7 @@ export interface NeutronCaller {
 export type NeutronQuery = Record<string, string | string[]>;
 export type NeutronResource = Record<string, unknown>;
 
-export const NEUTRON_COLLECTIONS = ['networks', 'subnets', 'ports', 'security-groups', 'security-group-rules'] as const;
+export const NEUTRON_COLLECTIONS = ['networks', 'subnets', 'ports', 'security-groups', 'security-group-rules', 'routers', 'floatingips'] as const;
 export type NeutronCollection = (typeof NEUTRON_COLLECTIONS)[number];
 
 function neutronCrud(collection: NeutronCollection) {
@@ -45,4 +45,12 @@ export const NeutronOps = {
   ports: neutronCrud('ports'),
   'security-groups': neutronCrud('security-groups'),
   'security-group-rules': neutronCrud('security-group-rules'),
+  routers: neutronCrud('routers'),
+  floatingips: neutronCrud('floatingips'),
+};
+
+/** Neutron's router interface actions (PUT /routers/{id}/add_router_interface, ...); `body` is `{subnet_id}` or `{port_id}`. */
+export const NeutronRouterOps = {
+  addInterface: rpc<{ caller: NeutronCaller; id: string; body: unknown }, { item: NeutronResource }>('routers.add_router_interface', { timeoutMs: 15_000 }),
+  removeInterface: rpc<{ caller: NeutronCaller; id: string; body: unknown }, { item: NeutronResource }>('routers.remove_router_interface', { timeoutMs: 15_000 }),
 };
