@@ -12,6 +12,7 @@ import { DesiredDataPlane, HostLinks, bridgeName } from '@nubo/netlinks';
 import { DataSource } from 'typeorm';
 import { PortsService } from '../ports/ports.service';
 import { DesiredDhcpNetwork, DhcpDataplane } from './dhcp';
+import { CoalescedRuns } from '../common/coalesced-runs';
 
 export interface NetworkNodeOptions {
   /** Its id as a port binding host (and in network.agent_hosts, for the compute hosts' peers). */
@@ -32,8 +33,7 @@ interface ServedNetwork {
 
 export class NetworkNode {
   private readonly logger = new Logger(NetworkNode.name);
-  private running?: Promise<void>;
-  private again?: Promise<void>;
+  private readonly runs = new CoalescedRuns(() => this.run());
 
   constructor(
     private readonly db: DataSource,
@@ -54,15 +54,7 @@ export class NetworkNode {
   }
 
   sync(): Promise<void> {
-    if (!this.running) {
-      this.running = this.run().finally(() => (this.running = undefined));
-      return this.running;
-    }
-    this.again ??= this.running.catch(() => undefined).then(() => {
-      this.again = undefined;
-      return this.sync();
-    });
-    return this.again;
+    return this.runs.run();
   }
 
   private async run(): Promise<void> {

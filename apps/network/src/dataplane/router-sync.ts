@@ -12,6 +12,7 @@ import { NetworkConfig } from '../config';
 import { L3Changes } from '../routers/l3-store';
 import { NetworkNode } from './network-node';
 import { RouterDataplane, RouterSpec } from './router';
+import { CoalescedRuns } from '../common/coalesced-runs';
 
 const ROUTER_RESYNC_MS = 30_000;
 export const ROUTER_SYNC = Symbol('ROUTER_SYNC');
@@ -33,8 +34,7 @@ export const ROUTED_NETWORKS_SQL = `SELECT DISTINCT p.network_id FROM network.po
   WHERE p.device_owner IN ('network:router_interface', 'network:router_gateway') AND r.admin_state_up`;
 
 export class RouterSync {
-  private running?: Promise<void>;
-  private again?: Promise<void>;
+  private readonly runs = new CoalescedRuns(() => this.run());
 
   constructor(
     private readonly db: DataSource,
@@ -83,15 +83,7 @@ export class RouterSync {
   }
 
   sync(): Promise<void> {
-    if (!this.running) {
-      this.running = this.run().finally(() => (this.running = undefined));
-      return this.running;
-    }
-    this.again ??= this.running.catch(() => undefined).then(() => {
-      this.again = undefined;
-      return this.sync();
-    });
-    return this.again;
+    return this.runs.run();
   }
 
   /** RouterDataplane logs the routers it leaves invalid or failed; the next change or tick retries them. */
