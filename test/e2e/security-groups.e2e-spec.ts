@@ -14,7 +14,8 @@ const M1_TINY = '1';
 
 (isRoot ? describe : describe.skip)('security groups between real guests', () => {
   let admin: OpenStackClient;
-  const cleanup: Array<() => Promise<unknown>> = [];
+  /** Undone in this order: servers, then the port they held, the group, the network. */
+  const cleanup = { servers: [] as string[], port: '', group: '', network: '' };
   const tag = Date.now().toString(36);
   let hosts: string[];
   let client: { id: string; host: string; ip: string };
@@ -40,27 +41,32 @@ const M1_TINY = '1';
     const image = await testImageId(admin);
     hosts = (await admin.hosts()).filter((h: { state: string }) => h.state === 'up').map((h: { id: string }) => h.id).sort();
     const { network } = await admin.call('POST', '/network/v2.0/networks', 201, { network: { name: `sg-${tag}` } });
-    cleanup.unshift(() => admin.request('DELETE', `/network/v2.0/networks/${network.id}`));
+    cleanup.network = network.id;
     await admin.call('POST', '/network/v2.0/subnets', 201, { subnet: { network_id: network.id, ip_version: 4, cidr: '10.60.0.0/24' } });
     const sg = await admin.call('POST', '/network/v2.0/security-groups', 201, { security_group: { name: `web-${tag}` } });
     group = sg.security_group.id;
+    cleanup.group = group;
     // The web server's port: in a group of its own, without the default group's "from the same group" rule.
     const { port } = await admin.call('POST', '/network/v2.0/ports', 201, { port: { network_id: network.id, security_groups: [group] } });
+    cleanup.port = port.id;
     const boot = async (name: string, nic: Record<string, string>, host: string) => {
       const { server } = await admin.call('POST', '/compute/v2.1/servers', 202, {
         server: { name: `${name}-${tag}`, flavorRef: M1_TINY, imageRef: image, networks: [nic], availability_zone: `nova:${host}` },
       });
-      cleanup.unshift(() => admin.request('DELETE', `/compute/v2.1/servers/${server.id}`).then(() => admin.waitForGone(server.id)));
+      cleanup.servers.push(server.id);
       const log = await waitForConsole(admin, server.id, 'NUBO-GUEST: ready');
       return { id: server.id as string, host, ip: /NUBO-GUEST: address (\d+\.\d+\.\d+\.\d+)\//.exec(log)![1] };
     };
     [client, web] = await Promise.all([boot('client', { uuid: network.id }, hosts[0]), boot('web', { port: port.id }, hosts[1])]);
-    cleanup.unshift(() => admin.request('DELETE', `/network/v2.0/security-groups/${group}`));
     await typeOnSerial(web.host, web.id, 'nc -ll -p 7777 -e /bin/echo HELLO &');
   });
 
   afterAll(async () => {
-    for (const step of cleanup) await step().catch(() => undefined);
+    for (const id of cleanup.servers) await admin.request('DELETE', `/compute/v2.1/servers/${id}`);
+    for (const id of cleanup.servers) await admin.waitForGone(id).catch(() => undefined);
+    if (cleanup.port) await admin.call('DELETE', `/network/v2.0/ports/${cleanup.port}`, 204);
+    if (cleanup.group) await admin.call('DELETE', `/network/v2.0/security-groups/${cleanup.group}`, 204);
+    if (cleanup.network) await admin.call('DELETE', `/network/v2.0/networks/${cleanup.network}`, 204);
   });
 
   it('keeps a TCP port closed until a rule opens it, and closed again once the rule is deleted', async () => {

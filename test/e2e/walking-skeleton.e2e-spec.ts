@@ -79,7 +79,7 @@ describe('walking skeleton', () => {
   it('answers version discovery and lists through the network and image services', async () => {
     expect((await admin.request('GET', '/identity')).status).toBe(300);
     expect((await admin.call('GET', '/compute/v2.1', 200)).version.id).toBe('v2.1');
-    expect((await admin.call('GET', '/network/v2.0/networks', 200)).networks).toEqual([]);
+    expect(Array.isArray((await admin.call('GET', '/network/v2.0/networks', 200)).networks)).toBe(true);
     expect(Array.isArray((await admin.call('GET', '/image/v2/images', 200)).images)).toBe(true);
     const health = await admin.request('GET', '/healthz');
     expect(health.status).toBe(200);
