@@ -16,6 +16,12 @@ source "$(dirname "$0")/lib.sh"
 # The API benchmark measures the control plane, not VM boots: its hosts run the fake driver.
 case "$name" in api) export NUBO_AGENT_DRIVER=${NUBO_AGENT_DRIVER:-fake} NUBO_HOST_VCPUS=16 ;; esac
 require_root
+if [ "$name" = network ]; then
+  # A compute host's tenant data plane alone, in namespaces of its own: no infra, no cloud.
+  { ensure_system_packages; ensure_node_modules; ensure_build; } 1>&2
+  node "$NUBO_ROOT/dist/test/bench/network.bench.js"
+  exit
+fi
 if [ "$name" = placement ]; then
   {
     ensure_system_packages
