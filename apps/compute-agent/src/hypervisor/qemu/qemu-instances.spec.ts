@@ -57,6 +57,27 @@ describe(QemuInstances.name, () => {
     instances.close();
     await qmp.stop();
   });
+  it('makes find() wait for a QEMU being started instead of adopting it (its QMP socket stays the starter\'s)', async () => {
+    const serverId = randomUUID();
+    const paths = instances.paths(serverId);
+    mkdirSync(paths.dir, { recursive: true });
+    const { child, exited } = standIn(serverId, paths.pidfile);
+    await new Promise((resolve) => child.once('spawn', resolve));
+    writeFileSync(paths.pidfile, `${child.pid}\n`);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const starting = instances.whileStarting(serverId, async () => {
+      await gate; // the directory, pidfile and process exist; the starter has not connected yet
+      const monitor = await QemuMonitor.connect(qmp.path, serverId, { timeoutMs: 2_000 });
+      return instances.track({ serverId, vcpus: 1, ramMb: 64, diskGb: 0 }, child.pid!, monitor, 'running', exited);
+    });
+    const found = instances.find(serverId);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    release();
+    const started = await starting;
+    expect(await found).toBe(started);
+  });
+
   afterAll(() => {
     for (const child of children) child.kill('SIGKILL');
     rmSync(stateDir, { recursive: true, force: true });

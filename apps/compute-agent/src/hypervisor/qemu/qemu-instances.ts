@@ -47,6 +47,8 @@ export interface QemuInstance {
 export class QemuInstances {
   private readonly logger = new Logger(QemuInstances.name);
   private readonly map = new Map<string, QemuInstance>();
+  /** QEMUs being started by this agent: not to be adopted (adoption would take their QMP socket). */
+  private readonly starting = new Map<string, Promise<unknown>>();
   readonly events = new PowerStateEmitter();
   closed = false;
 
@@ -64,8 +66,24 @@ export class QemuInstances {
     return [...this.map.values()];
   }
 
+  /**
+   * Runs `start` (launch and track a QEMU of `serverId`) so that find() waits for it instead of
+   * adopting the half-started process: a console read during a spawn once took the new QEMU's
+   * QMP socket, and the spawn's own connection failed.
+   */
+  async whileStarting<T>(serverId: string, start: () => Promise<T>): Promise<T> {
+    const run = start();
+    this.starting.set(serverId, run);
+    try {
+      return await run;
+    } finally {
+      if (this.starting.get(serverId) === run) this.starting.delete(serverId);
+    }
+  }
+
   /** The tracked instance, or the one a previous agent left in the state dir, or undefined. */
   async find(serverId: string): Promise<QemuInstance | undefined> {
+    await this.starting.get(serverId)?.catch(() => undefined);
     const tracked = this.map.get(serverId);
     if (tracked) return tracked;
     return existsSync(this.paths(serverId).dir) ? this.adopt(serverId) : undefined;

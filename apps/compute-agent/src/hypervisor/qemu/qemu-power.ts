@@ -68,16 +68,18 @@ export class QemuPower {
     const bootSpec = withFreshImageUrl(instance?.spec ?? spec, spec);
     const fresh = !existsSync(paths.dir);
     if (instance) this.instances.detach(instance);
-    let started: Started;
-    try {
-      started = await this.launcher.launch(op, bootSpec, paths, { fresh });
-    } catch (error) {
-      if (instance) this.instances.markGone(instance, `${op}-failed`);
-      throw error;
-    }
-    const tracked = this.instances.track(bootSpec, started.pid, started.monitor, started.qmpStatus, started.exitStatus);
-    this.instances.setPowerState(tracked, PowerState.Running, reason, { force: true });
-    return this.instances.snapshot(tracked);
+    return this.instances.whileStarting(spec.serverId, async () => {
+      let started: Started;
+      try {
+        started = await this.launcher.launch(op, bootSpec, paths, { fresh });
+      } catch (error) {
+        if (instance) this.instances.markGone(instance, `${op}-failed`);
+        throw error;
+      }
+      const tracked = this.instances.track(bootSpec, started.pid, started.monitor, started.qmpStatus, started.exitStatus);
+      this.instances.setPowerState(tracked, PowerState.Running, reason, { force: true });
+      return this.instances.snapshot(tracked);
+    });
   }
 
   async start(instance: QemuInstance | undefined, spec: InstanceSpec): Promise<InstanceStatus> {
