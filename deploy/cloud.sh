@@ -110,15 +110,30 @@ fabric_up() {
   fi
   ip -n "$FABRIC_NS" link set nn master br0 up
   ip -n "$ns" link set ul0 up
+  # The internet, played by namespace <cloud>-ext: physical network `ext` is the node's interface
+  # extp, whose wire ends there at $EXT_GATEWAY (the external subnet's gateway_ip). Nothing routes on.
+  local ext
+  ext=$(ext_ns)
+  ip netns list | grep -qw "$ext" || ip netns add "$ext"
+  ip -n "$ext" link set lo up
+  if ! ip -n "$ns" link show extp >/dev/null 2>&1; then
+    ip link add extp netns "$ns" type veth peer name ext0 netns "$ext"
+    ip -n "$ext" addr add "$EXT_GATEWAY/24" dev ext0
+  fi
+  ip -n "$ns" link set extp up
+  ip -n "$ext" link set ext0 up
   # QEMU opens its taps as nubo-qemu: /dev/net/tun must be open to all (Debian's default mode).
   chmod 0666 /dev/net/tun
 }
 
 net_ns() { echo "$NUBO_CLOUD_NAME-net"; }
+ext_ns() { echo "$NUBO_CLOUD_NAME-ext"; }
+# The ext namespace's address: the external subnet (203.0.113.0/24, TEST-NET-3) has it as gateway_ip.
+EXT_GATEWAY=203.0.113.1
 
 fabric_down() {
   local ns
-  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$NUBO_CLOUD_NAME-(h[0-9]+|fab|net|qdhcp-[0-9a-f]+|qrouter-[0-9a-f-]+)$"); do
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$NUBO_CLOUD_NAME-(h[0-9]+|fab|net|ext|qdhcp-[0-9a-f]+|qrouter-[0-9a-f-]+)$"); do
     # Power off: whatever still runs in a host namespace (QEMU) is killed before the namespace goes.
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
     ip netns del "$ns"
@@ -186,7 +201,7 @@ up() {
   start_service api apps/api/src/main.js NUBO_API_PORT="$NUBO_API_PORT"
   start_service scheduler apps/scheduler/src/main.js NUBO_HEALTH_PORT=$((h + 1))
   start_service network apps/network/src/main.js NUBO_HEALTH_PORT=$((h + 2)) \
-    NUBO_NETWORK_NODE_UNDERLAY_IP=10.77.0.2 NUBO_NETWORK_NODE_NETNS="$(net_ns)" NUBO_NETWORK_STATE_DIR="$NUBO_STATE_DIR/network"
+    NUBO_NETWORK_NODE_UNDERLAY_IP=10.77.0.2 NUBO_NETWORK_NODE_NETNS="$(net_ns)" NUBO_NETWORK_NODE_PHYSICAL_INTERFACES=ext:extp NUBO_NETWORK_STATE_DIR="$NUBO_STATE_DIR/network"
   start_service image-store apps/image-store/src/main.js NUBO_HEALTH_PORT=$((h + 3))
   local i
   for ((i = 1; i <= NUBO_HOSTS; i++)); do start_agent "$i"; done

@@ -36,7 +36,8 @@ ensure_system_packages() {
   ensure_packages "$PG_BIN/postgres:postgresql-15" psql:postgresql-client-15 redis-server:redis-server \
     redis-cli:redis-tools nats-server:nats-server qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils \
     nft:nftables ip:iproute2 runuser:util-linux curl:curl openstack:python3-openstackclient \
-    virt-xml-validate:libvirt-clients xmllint:libxml2-utils
+    virt-xml-validate:libvirt-clients xmllint:libxml2-utils \
+    /usr/sbin/dnsmasq:dnsmasq-base /usr/bin/tcpdump:tcpdump /usr/bin/ping:iputils-ping
   ensure_qemu_user
 }
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { adminClient, demoClient } from '../support/cloud';
 import { E2E } from '../support/e2e-env';
+import { NetworkIdRecorder } from '../support/network-leaks';
 import { openrcEnv } from '../support/openrc';
 
 const run = promisify(execFile);
@@ -21,6 +22,7 @@ describe('Neutron through the openstack CLI', () => {
   const demoEnv = openrcEnv(join(E2E.NUBO_STATE_DIR, 'openrc-demo'));
   const suffix = Date.now().toString(36);
   const cleanups: Array<() => Promise<unknown>> = [];
+  const ids = new NetworkIdRecorder();
   let admin: OpenStackClient;
   let demo: OpenStackClient;
 
@@ -48,6 +50,7 @@ describe('Neutron through the openstack CLI', () => {
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
+    await ids.expectNoLeaks();
   });
 
   describe('the CLI', () => {
@@ -64,7 +67,7 @@ describe('Neutron through the openstack CLI', () => {
 
     it('creates, lists, shows and renames a network', async () => {
       const created = await osc('network', 'create', net);
-      netId = created.id;
+      netId = ids.network(created.id);
       expect(created).toMatchObject({ name: net, status: 'ACTIVE', mtu: 1450, shared: false, port_security_enabled: true });
       expect(created).not.toHaveProperty('provider:segmentation_id', expect.anything());
       expect((await osc('network', 'list')).map((n: { Name: string }) => n.Name)).toContain(net);
@@ -93,13 +96,14 @@ describe('Neutron through the openstack CLI', () => {
 
     it('creates ports with a requested address and the first free one, lists, shows and deletes them', async () => {
       const fixed = await osc('port', 'create', '--network', net, '--fixed-ip', `subnet=${sub},ip-address=10.77.0.15`, `port-${suffix}`);
-      portId = fixed.id;
+      portId = ids.port(fixed.id);
       expect(JSON.stringify(fixed.fixed_ips)).toContain('10.77.0.15');
       expect(fixed.mac_address).toMatch(/^fa:16:3e(:[0-9a-f]{2}){3}$/);
       expect(fixed.status).toBe('DOWN');
       const [defaultGroup] = (await demo.call('GET', `${N}/security-groups?name=default`, 200)).security_groups;
       expect(JSON.stringify(fixed.security_group_ids)).toContain(defaultGroup.id);
       const next = await osc('port', 'create', '--network', net, `port2-${suffix}`);
+      ids.port(next.id);
       expect(JSON.stringify(next.fixed_ips)).toContain('10.77.0.10');
       expect((await osc('port', 'list')).map((p: { ID: string }) => p.ID)).toEqual(expect.arrayContaining([portId, next.id]));
       expect((await osc('port', 'show', portId)).network_id).toBe(netId);
@@ -139,13 +143,13 @@ describe('Neutron through the openstack CLI', () => {
     let portId: string;
 
     beforeAll(async () => {
-      netId = (await demo.call('POST', `${N}/networks`, 201, { network: { name: `err-${suffix}` } })).network.id;
+      netId = ids.network((await demo.call('POST', `${N}/networks`, 201, { network: { name: `err-${suffix}` } })).network.id);
       cleanups.push(() => demo.request('DELETE', `${N}/networks/${netId}`));
       subnetId = (await demo.call('POST', `${N}/subnets`, 201, {
         subnet: { network_id: netId, ip_version: 4, cidr: '10.78.0.0/24', allocation_pools: [{ start: '10.78.0.5', end: '10.78.0.6' }] },
       })).subnet.id;
       const port = (await demo.call('POST', `${N}/ports`, 201, { port: { network_id: netId, fixed_ips: [{ subnet_id: subnetId, ip_address: '10.78.0.5' }] } })).port;
-      portId = port.id;
+      portId = ids.port(port.id);
       cleanups.push(() => demo.request('DELETE', `${N}/ports/${portId}`));
     });
 
@@ -164,6 +168,7 @@ describe('Neutron through the openstack CLI', () => {
       await expectError(demo, 'POST', '/ports', { port: { network_id: netId, fixed_ips: [{ ip_address: '10.78.0.5' }] } }, 409, 'IpAddressAlreadyAllocated', /10.78.0.5 already allocated/);
       await expectError(demo, 'POST', '/ports', { port: { network_id: netId, fixed_ips: [{ subnet_id: subnetId, ip_address: '10.99.0.5' }] } }, 400, 'BadRequest', /not a valid IP for the specified subnet/);
       const last = (await demo.call('POST', `${N}/ports`, 201, { port: { network_id: netId } })).port;
+      ids.port(last.id);
       cleanups.push(() => demo.request('DELETE', `${N}/ports/${last.id}`));
       expect(last.fixed_ips).toEqual([{ subnet_id: subnetId, ip_address: '10.78.0.6' }]);
       await expectError(demo, 'POST', '/ports', { port: { network_id: netId } }, 409, 'IpAddressGenerationFailure', /No more IP addresses available/);
@@ -190,6 +195,7 @@ describe('Neutron through the openstack CLI', () => {
 
     it('hides other projects\' resources (404) and keeps provider and shared attributes for admins (403)', async () => {
       const adminNet = (await admin.call('POST', `${N}/networks`, 201, { network: { name: `adm-${suffix}` } })).network;
+      ids.network(adminNet.id);
       cleanups.push(() => admin.request('DELETE', `${N}/networks/${adminNet.id}`));
       await expectError(demo, 'GET', `/networks/${adminNet.id}`, undefined, 404, 'NetworkNotFound');
       await expectError(demo, 'DELETE', `/networks/${adminNet.id}`, undefined, 404, 'NetworkNotFound');
@@ -199,6 +205,7 @@ describe('Neutron through the openstack CLI', () => {
       await expectError(demo, 'POST', '/networks', { network: { 'provider:network_type': 'flat', 'provider:physical_network': 'physnet1' } }, 403, 'HTTPForbidden');
       await expectError(admin, 'POST', '/networks', { network: { 'provider:network_type': 'vlan' } }, 400, 'HTTPBadRequest', /physical_network/);
       const shared = (await admin.call('POST', `${N}/networks`, 201, { network: { name: `shared-${suffix}`, shared: true } })).network;
+      ids.network(shared.id);
       cleanups.push(() => admin.request('DELETE', `${N}/networks/${shared.id}`));
       expect((await demo.call('GET', `${N}/networks?shared=true`, 200)).networks.map((n: { id: string }) => n.id)).toContain(shared.id);
       await expectError(demo, 'GET', '/extensions/tag-ports-during-bulk-creation', undefined, 404, 'ExtensionNotFound');

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { adminClient, demoClient } from '../support/cloud';
 import { E2E } from '../support/e2e-env';
+import { NetworkIdRecorder } from '../support/network-leaks';
 import { openrcEnv } from '../support/openrc';
 
 const run = promisify(execFile);
@@ -29,6 +30,7 @@ describe('Neutron L3 through the openstack CLI', () => {
   const routers: string[] = [];
   const fips: string[] = [];
   const ports: string[] = [];
+  const ids = new NetworkIdRecorder();
 
   async function osc(...args: string[]): Promise<any> {
     const { stdout } = await run('openstack', [...args, '-f', 'json'], { env: { PATH: process.env.PATH!, HOME: dir, ...demoEnv }, timeout: 120_000 });
@@ -47,9 +49,9 @@ describe('Neutron L3 through the openstack CLI', () => {
   beforeAll(async () => {
     admin = await adminClient();
     demo = await demoClient();
-    extNet = (await admin.call('POST', `${N}/networks`, 201, { network: { name: `public-${suffix}`, 'router:external': true } })).network.id;
+    extNet = ids.network((await admin.call('POST', `${N}/networks`, 201, { network: { name: `public-${suffix}`, 'router:external': true } })).network.id);
     await admin.call('POST', `${N}/subnets`, 201, { subnet: { network_id: extNet, ip_version: 4, cidr: '198.51.100.0/24', enable_dhcp: false } });
-    netId = (await osc('network', 'create', `l3net-${suffix}`)).id;
+    netId = ids.network((await osc('network', 'create', `l3net-${suffix}`)).id);
     subnetId = (await osc('subnet', 'create', `l3sub-${suffix}`, '--network', netId, '--subnet-range', '10.91.0.0/24')).id;
   });
 
@@ -63,6 +65,7 @@ describe('Neutron L3 through the openstack CLI', () => {
     await demo.request('DELETE', `${N}/networks/${netId}`);
     await admin.request('DELETE', `${N}/networks/${extNet}`);
     rmSync(dir, { recursive: true, force: true });
+    await ids.expectNoLeaks();
   });
 
   describe('the CLI', () => {
@@ -72,7 +75,7 @@ describe('Neutron L3 through the openstack CLI', () => {
 
     it('creates, lists, shows and renames a router', async () => {
       const created = await osc('router', 'create', `r-${suffix}`);
-      routerId = created.id;
+      routerId = ids.router(created.id);
       routers.push(routerId);
       expect(created).toMatchObject({ name: `r-${suffix}`, status: 'ACTIVE', admin_state_up: true });
       expect((await osc('router', 'list')).map((r: { ID: string }) => r.ID)).toContain(routerId);
@@ -93,12 +96,13 @@ describe('Neutron L3 through the openstack CLI', () => {
       expect(JSON.stringify(shown.interfaces_info)).toContain('10.91.0.1');
       const itf = (await demo.call('GET', `${N}/ports?device_id=${routerId}&device_owner=network:router_interface`, 200)).ports;
       expect(itf).toHaveLength(1);
+      await ids.portsOf(demo, routerId);
       expect(itf[0].fixed_ips).toEqual([{ subnet_id: subnetId, ip_address: '10.91.0.1' }]);
     });
 
     it('creates a floating IP, associates it with a port, lists, disassociates and deletes it', async () => {
       const port = await osc('port', 'create', '--network', netId, `l3port-${suffix}`);
-      portId = port.id;
+      portId = ids.port(port.id, port.mac_address);
       ports.push(portId);
       const fip = await osc('floating', 'ip', 'create', `public-${suffix}`);
       fipId = fip.id;
@@ -128,16 +132,17 @@ describe('Neutron L3 through the openstack CLI', () => {
   describe('errors', () => {
     it('answers as Neutron does', async () => {
       const r = (await demo.call('POST', `${N}/routers`, 201, { router: { name: `re-${suffix}`, external_gateway_info: { network_id: extNet } } })).router;
-      routers.push(r.id);
+      routers.push(ids.router(r.id));
       await expectError(demo, 'POST', '/routers', { router: { colour: 'red' } }, 400, 'BadRequest', /Unrecognized attribute\(s\) 'colour'/);
       await expectError(demo, 'POST', '/routers', { router: { external_gateway_info: { network_id: netId } } }, 400, 'BadRequest', /not an external network/);
       await expectError(demo, 'PUT', `/routers/${r.id}`, { router: { external_gateway_info: { network_id: extNet, enable_snat: false } } }, 403, 'HTTPForbidden');
       await expectError(demo, 'PUT', `/routers/${r.id}/add_router_interface`, {}, 400, 'BadRequest', /Either subnet_id or port_id/);
       const info = (await demo.call('PUT', `${N}/routers/${r.id}/add_router_interface`, 200, { subnet_id: subnetId }));
       expect(info).toMatchObject({ id: r.id, subnet_id: subnetId, network_id: netId, subnet_ids: [subnetId], port_id: expect.any(String) });
+      await ids.portsOf(demo, r.id);
       await expectError(demo, 'PUT', `/routers/${r.id}/add_router_interface`, { subnet_id: subnetId }, 400, 'BadRequest', /already has a port on subnet/);
       const other = (await demo.call('POST', `${N}/routers`, 201, { router: { name: `ro-${suffix}` } })).router;
-      routers.push(other.id);
+      routers.push(ids.router(other.id));
       await expectError(demo, 'PUT', `/routers/${other.id}/add_router_interface`, { subnet_id: subnetId }, 409, 'IpAddressAlreadyAllocated');
       const bare = (await demo.call('POST', `${N}/subnets`, 201, { subnet: { network_id: netId, ip_version: 4, cidr: '10.92.0.0/24', gateway_ip: null } })).subnet;
       await expectError(demo, 'PUT', `/routers/${other.id}/add_router_interface`, { subnet_id: bare.id }, 400, 'BadRequest', /must have a gateway IP/);
@@ -153,14 +158,16 @@ describe('Neutron L3 through the openstack CLI', () => {
       await expectError(demo, 'POST', '/floatingips', { floatingip: { floating_network_id: extNet, floating_ip_address: '198.51.100.77' } }, 409, 'IpAddressAlreadyAllocated');
       // A port on a subnet no router joins to the external network.
       const lonelyNet = (await demo.call('POST', `${N}/networks`, 201, { network: { name: `lonely-${suffix}` } })).network;
+      ids.network(lonelyNet.id);
       await demo.call('POST', `${N}/subnets`, 201, { subnet: { network_id: lonelyNet.id, ip_version: 4, cidr: '10.93.0.0/24' } });
       const lonely = (await demo.call('POST', `${N}/ports`, 201, { port: { network_id: lonelyNet.id } })).port;
+      ids.port(lonely.id, lonely.mac_address);
       await expectError(demo, 'PUT', `/floatingips/${fip.id}`, { floatingip: { port_id: lonely.id } }, 404, 'ExternalGatewayForFloatingIPNotFound', /is not reachable from subnet/);
       await demo.request('DELETE', `${N}/ports/${lonely.id}`);
       await demo.request('DELETE', `${N}/networks/${lonelyNet.id}`);
       // The floating IP in use keeps the router's interface and gateway.
       const port = (await demo.call('POST', `${N}/ports`, 201, { port: { network_id: netId, fixed_ips: [{ subnet_id: subnetId }] } })).port;
-      ports.push(port.id);
+      ports.push(ids.port(port.id, port.mac_address));
       const set = (await demo.call('PUT', `${N}/floatingips/${fip.id}`, 200, { floatingip: { port_id: port.id } })).floatingip;
       expect(set).toMatchObject({ router_id: r.id, status: 'ACTIVE' });
       await expectError(demo, 'PUT', `/routers/${r.id}/remove_router_interface`, { subnet_id: subnetId }, 409, 'RouterInterfaceInUseByFloatingIP');

@@ -7,6 +7,7 @@
 import { OpenStackClient } from '@nubo/client';
 import { adminClient, eventually } from '../support/cloud';
 import { consoleOutput, testImageId, typeOnSerial, waitForConsole } from '../support/guest';
+import { NetworkIdRecorder } from '../support/network-leaks';
 
 jest.setTimeout(900_000);
 const isRoot = process.getuid?.() === 0;
@@ -17,6 +18,7 @@ const M1_TINY = '1';
   /** Undone in this order: servers, then the port they held, the group, the network. */
   const cleanup = { servers: [] as string[], port: '', group: '', network: '' };
   const tag = Date.now().toString(36);
+  const ids = new NetworkIdRecorder();
   let hosts: string[];
   let client: { id: string; host: string; ip: string };
   let web: { id: string; host: string; ip: string };
@@ -41,20 +43,21 @@ const M1_TINY = '1';
     const image = await testImageId(admin);
     hosts = (await admin.hosts()).filter((h: { state: string }) => h.state === 'up').map((h: { id: string }) => h.id).sort();
     const { network } = await admin.call('POST', '/network/v2.0/networks', 201, { network: { name: `sg-${tag}` } });
-    cleanup.network = network.id;
+    cleanup.network = ids.network(network.id);
     await admin.call('POST', '/network/v2.0/subnets', 201, { subnet: { network_id: network.id, ip_version: 4, cidr: '10.60.0.0/24' } });
     const sg = await admin.call('POST', '/network/v2.0/security-groups', 201, { security_group: { name: `web-${tag}` } });
     group = sg.security_group.id;
     cleanup.group = group;
     // The web server's port: in a group of its own, without the default group's "from the same group" rule.
     const { port } = await admin.call('POST', '/network/v2.0/ports', 201, { port: { network_id: network.id, security_groups: [group] } });
-    cleanup.port = port.id;
+    cleanup.port = ids.port(port.id, port.mac_address);
     const boot = async (name: string, nic: Record<string, string>, host: string) => {
       const { server } = await admin.call('POST', '/compute/v2.1/servers', 202, {
         server: { name: `${name}-${tag}`, flavorRef: M1_TINY, imageRef: image, networks: [nic], availability_zone: `nova:${host}` },
       });
       cleanup.servers.push(server.id);
       const log = await waitForConsole(admin, server.id, 'NUBO-GUEST: ready');
+      await ids.portsOf(admin, server.id);
       return { id: server.id as string, host, ip: /NUBO-GUEST: address (\d+\.\d+\.\d+\.\d+)\//.exec(log)![1] };
     };
     [client, web] = await Promise.all([boot('client', { uuid: network.id }, hosts[0]), boot('web', { port: port.id }, hosts[1])]);
@@ -67,6 +70,7 @@ const M1_TINY = '1';
     if (cleanup.port) await admin.call('DELETE', `/network/v2.0/ports/${cleanup.port}`, 204);
     if (cleanup.group) await admin.call('DELETE', `/network/v2.0/security-groups/${cleanup.group}`, 204);
     if (cleanup.network) await admin.call('DELETE', `/network/v2.0/networks/${cleanup.network}`, 204);
+    await ids.expectNoLeaks();
   });
 
   it('keeps a TCP port closed until a rule opens it, and closed again once the rule is deleted', async () => {
@@ -85,5 +89,13 @@ const M1_TINY = '1';
     });
     expect(await run(client, `ping -c 2 -W 2 ${web.ip} >/dev/null`)).toBe(true);
     expect(await run(client, `ip addr add 10.60.0.250/24 dev eth0 && ping -c 2 -W 2 -I 10.60.0.250 ${web.ip} >/dev/null`)).toBe(false);
+    expect(await run(client, `ip addr del 10.60.0.250/24 dev eth0 && ping -c 2 -W 2 ${web.ip} >/dev/null`)).toBe(true);
+  });
+
+  it('lets nothing through from a guest that changes its MAC, and lets it through again with its own', async () => {
+    const own = (await admin.call('GET', `/network/v2.0/ports?device_id=${client.id}`, 200)).ports[0].mac_address;
+    expect(own).toMatch(/^fa:16:3e:/);
+    expect(await run(client, `ip link set eth0 address fa:16:3e:00:be:ef && ip neigh flush dev eth0 && ping -c 2 -W 2 ${web.ip} >/dev/null`)).toBe(false);
+    expect(await run(client, `ip link set eth0 address ${own} && ping -c 2 -W 2 ${web.ip} >/dev/null`)).toBe(true);
   });
 });

@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { adminClient, cmdline, demoClient, eventually, qemuPid } from '../support/cloud';
 import { E2E } from '../support/e2e-env';
 import { GUEST_READY, consoleOutput, typeOnSerial, waitForConsole } from '../support/guest';
+import { NetworkIdRecorder } from '../support/network-leaks';
 import { openrcEnv } from '../support/openrc';
 
 jest.setTimeout(900_000);
@@ -32,19 +33,20 @@ const tapOf = (portId: string) => `nt-${portId.replace(/-/g, '').slice(0, 12)}`;
   let demo: OpenStackClient;
   let netId: string;
   let givenPortId: string;
+  const ids = new NetworkIdRecorder();
 
   async function osc(...args: string[]): Promise<any> {
     const { stdout } = await run('openstack', [...args, '-f', 'json'], { env: { PATH: process.env.PATH!, HOME: dir, ...demoEnv }, timeout: 600_000 });
     return stdout.trim() ? JSON.parse(stdout) : undefined;
   }
-  const portsOf = async (serverId: string) => (await demo.call('GET', `/network/v2.0/ports?device_id=${serverId}`, 200)).ports as any[];
+  const portsOf = (serverId: string): Promise<any[]> => ids.portsOf(demo, serverId);
 
   beforeAll(async () => {
     admin = await adminClient();
     demo = await demoClient();
-    netId = (await osc('network', 'create', net)).id;
+    netId = ids.network((await osc('network', 'create', net)).id);
     await osc('subnet', 'create', '--network', net, '--subnet-range', '10.91.0.0/24', `ssub-${suffix}`);
-    givenPortId = (await osc('port', 'create', '--network', net, `sport-${suffix}`)).id;
+    givenPortId = ids.port((await osc('port', 'create', '--network', net, `sport-${suffix}`)).id);
   });
 
   afterAll(async () => {
@@ -53,6 +55,7 @@ const tapOf = (portId: string) => `nt-${portId.replace(/-/g, '').slice(0, 12)}`;
     await demo.request('DELETE', `/network/v2.0/ports/${givenPortId}`);
     if (netId) await demo.request('DELETE', `/network/v2.0/networks/${netId}`);
     rmSync(dir, { recursive: true, force: true });
+    await ids.expectNoLeaks();
   });
 
   it('boots a server with --network: its address in server show, the port\'s tap and MAC in QEMU and in the guest', async () => {

@@ -27,6 +27,9 @@ import { NetworkQuotasController } from './network-quotas/network-quotas.control
 import { NEUTRON_CONTROLLERS, NEUTRON_PROVIDERS } from './network';
 import { microversionMiddleware } from './compute/microversion';
 import { InstanceActionsController } from './compute/instance-actions.controller';
+import { ServerInterfacesController } from './compute/server-interfaces/server-interfaces.controller';
+import { ServerInterfacesService } from './compute/server-interfaces/server-interfaces.service';
+import { SECURITY_GROUP_CONTROLLERS, SECURITY_GROUP_PROVIDERS } from './compute/security-groups';
 import { ServersController } from './compute/servers.controller';
 import { ServerActionService } from './compute/server-action.service';
 import { ServerConsoleService } from './compute/server-console.service';
@@ -84,6 +87,8 @@ export class ApiModule implements NestModule {
         ...NEUTRON_CONTROLLERS,
         ServersController,
         InstanceActionsController,
+        ServerInterfacesController,
+        ...SECURITY_GROUP_CONTROLLERS,
         ProxyController,
         GlanceMembersController,
         GlanceController,
@@ -121,6 +126,7 @@ export class ApiModule implements NestModule {
         RolesService,
         ServersService,
         ServerActionService,
+        ServerInterfacesService,
         ServerConsoleService,
         ServerSnapshotService,
         ServerRebuildService,
@@ -132,6 +138,7 @@ export class ApiModule implements NestModule {
         AggregatesService,
         ImageDataProxy,
         ...NEUTRON_PROVIDERS,
+        ...SECURITY_GROUP_PROVIDERS,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: OpenStackExceptionFilter },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },

@@ -43,6 +43,7 @@ export class AgentModule {
               netns: config.NUBO_AGENT_NETNS,
               qemuBinary: config.NUBO_AGENT_QEMU_BINARY,
               qemuUser: config.qemuUser,
+              hotplugPorts: config.NUBO_AGENT_HOTPLUG_PORTS,
             }),
         },
         {

@@ -8,6 +8,7 @@ import { cpus, totalmem } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { statfsSync } from 'node:fs';
 import { HostCapacity } from '@nubo/contracts';
+import { parsePhysicalInterfaces } from '@nubo/netlinks';
 import { maxStateDirLength } from './hypervisor/qemu/qemu-argv';
 import { resolveQemuUser } from './hypervisor/qemu/qemu-user';
 import { simulatedHostId } from './simulation/simulated-inventory';
@@ -57,6 +58,8 @@ export const agentSchema = {
   NUBO_AGENT_QEMU_USER: qemuUserField,
   /** on: turn kernel samepage merging on at boot (never off: other agents may share the kernel). */
   NUBO_AGENT_KSM: env.oneOf(['on', 'off'] as const, { default: 'off' }),
+  /** Empty PCIe root ports each QEMU gets for NICs hot-plugged later (os-interface attach). */
+  NUBO_AGENT_HOTPLUG_PORTS: env.int({ default: 4, min: 0, max: 32 }),
   /** Scale tests: run this many fake hosts (<NUBO_HOST_ID>-s0001 ...) in this process instead of one (driver fake only). */
   NUBO_AGENT_SIMULATED_HOSTS: env.int({ default: 0, min: 0, max: 10_000 }),
   /** Seed of the simulated hosts' inventories (the same seed gives the same hosts). */
@@ -77,20 +80,6 @@ export interface AgentConfig extends ConfigOf<typeof agentSchema> {
 }
 
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
-
-/** `physnet1:eth1,physnet2:veth-ext` -> { physnet1: 'eth1', ... }; a problem per bad entry. */
-export function parsePhysicalInterfaces(raw: string, problems: string[]): Record<string, string> {
-  const mappings: Record<string, string> = {};
-  for (const entry of raw.split(',').map((e) => e.trim()).filter(Boolean)) {
-    const [network, device, extra] = entry.split(':');
-    if (extra !== undefined || !network || !/^[A-Za-z0-9_.-]{1,64}$/.test(network) || !device || !IFNAME.test(device)) {
-      problems.push(`NUBO_AGENT_PHYSICAL_INTERFACES: "${entry}" is not <physical network>:<interface>`);
-    } else if (network in mappings) {
-      problems.push(`NUBO_AGENT_PHYSICAL_INTERFACES: ${network} is mapped twice`);
-    } else mappings[network] = device;
-  }
-  return mappings;
-}
 
 /** Loads and cross-checks the agent's settings; throws ConfigError listing every problem. */
 export function loadAgentConfig(source: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -118,7 +107,7 @@ export function loadAgentConfig(source: NodeJS.ProcessEnv = process.env): AgentC
   if (raw.NUBO_AGENT_UNDERLAY_DEVICE !== undefined && !IFNAME.test(raw.NUBO_AGENT_UNDERLAY_DEVICE)) {
     problems.push('NUBO_AGENT_UNDERLAY_DEVICE must be an interface name ([A-Za-z0-9_.-], at most 15)');
   }
-  const physicalInterfaces = parsePhysicalInterfaces(raw.NUBO_AGENT_PHYSICAL_INTERFACES, problems);
+  const physicalInterfaces = parsePhysicalInterfaces(raw.NUBO_AGENT_PHYSICAL_INTERFACES, problems, 'NUBO_AGENT_PHYSICAL_INTERFACES');
   let qemuUser = '';
   try {
     qemuUser = resolveQemuUser(raw.NUBO_AGENT_QEMU_USER)?.name ?? '';

@@ -12,6 +12,8 @@ export const networkSchema = {
   NUBO_NETWORK_NODE_NETNS: env.optionalString(),
   /** The node's id as a port binding host. */
   NUBO_NETWORK_NODE_ID: env.string({ default: 'network-node', pattern: /^[A-Za-z0-9_-]{1,64}$/ }),
+  /** `<physical network>:<interface>,...` on the node: flat networks (the external one) bridge these. */
+  NUBO_NETWORK_NODE_PHYSICAL_INTERFACES: env.string({ default: '' }),
   /** dnsmasq's files (every parent must be o+x: dnsmasq reads them as nobody). */
   NUBO_NETWORK_STATE_DIR: env.string({ default: '/var/lib/nubo/network' }),
 };

@@ -3,6 +3,7 @@ import { openDataSource } from '@nubo/database';
 import { RpcClient, RpcServer } from '@nubo/messaging';
 import { DataSource } from 'typeorm';
 import { BindingHandlers } from './binding/binding.handlers';
+import { InterfaceBindingService } from './binding/interface-binding.service';
 import { DataplaneFollowUp } from './binding/dataplane-follow-up';
 import { HostSync } from './binding/host-sync';
 import { HOST_SYNC, NETWORK_NODE, PortBindingService } from './binding/port-binding.service';
@@ -54,10 +55,11 @@ export class NetworkModule {
         { provide: HOST_SYNC, useFactory: (db: DataSource, agents: RpcClient) => new HostSync(db, agents), inject: [DataSource, RpcClient] },
         { provide: NETWORK_NODE, useFactory: networkNodeFactory(config), inject: [DataSource, PortsService] },
         // Neutron's L3 agent beside the node (none without one), started after the node's first sync.
-        { provide: ROUTER_SYNC, useFactory: routerSyncFactory(config), inject: [DataSource, L3Changes, NETWORK_NODE] },
+        { provide: ROUTER_SYNC, useFactory: routerSyncFactory(config), inject: [DataSource, L3Changes, NETWORK_NODE, HOST_SYNC] },
         PortBindingService,
         DataplaneFollowUp,
         BindingHandlers,
+        InterfaceBindingService,
       ],
     };
   }

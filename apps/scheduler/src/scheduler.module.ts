@@ -23,6 +23,7 @@ import { InstanceSpecBuilder } from './workflows/instance-spec.builder';
 import { ServerFaults } from './workflows/server-faults';
 import { PlacementInputBuilder } from './workflows/placement-input';
 import { CreateReschedule } from './workflows/create-reschedule';
+import { ServerInterfaceWorkflow } from './workflows/server-interface.workflow';
 
 /** Starts the BullMQ worker once every handler exists, and answers scheduler.health. */
 class WorkflowRunner implements OnModuleInit, OnApplicationShutdown {
@@ -36,6 +37,7 @@ class WorkflowRunner implements OnModuleInit, OnApplicationShutdown {
     @Inject(ServerSnapshotWorkflow) private readonly snapshot: ServerSnapshotWorkflow,
     @Inject(ServerRebuildWorkflow) private readonly rebuild: ServerRebuildWorkflow,
     @Inject(ServerResizeWorkflow) private readonly resize: ServerResizeWorkflow,
+    @Inject(ServerInterfaceWorkflow) private readonly interfaces: ServerInterfaceWorkflow,
     @Inject(RpcServer) private readonly rpcServer: RpcServer,
     @Inject(DataSource) private readonly db: DataSource,
   ) {}
@@ -50,6 +52,7 @@ class WorkflowRunner implements OnModuleInit, OnApplicationShutdown {
         'server.snapshot': (payload, job) => this.snapshot.run(payload, job),
         'server.rebuild': (payload, job) => this.rebuild.run(payload, job),
         'server.resize': (payload, job) => this.resize.run(payload, job),
+        'server.interface': (payload, job) => this.interfaces.run(payload, job),
       },
     );
     this.worker.start();
@@ -97,6 +100,7 @@ export class SchedulerModule {
         ServerRebuildWorkflow,
         ServerResizeWorkflow,
         ServerResizeFinishWorkflow,
+        ServerInterfaceWorkflow,
         ResizeClaims,
         InstanceSpecBuilder,
         HostRegistryService,

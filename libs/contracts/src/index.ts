@@ -11,3 +11,4 @@ export * from './image-url';
 export * from './network.contract';
 export * from './network-dataplane.contract';
 export * from './network-binding.contract';
+export * from './interface-attach.contract';

@@ -1,4 +1,5 @@
 /** BullMQ job contracts: queue and job names with their payloads. v1. */
+import type { ServerInterfaceJob } from './interface-attach.contract';
 /**
  * `workflows` is the scheduler's (every job name in JOB_NAMES must have a handler there);
  * `images` is the image store's, with its own job names (IMAGE_JOB_NAMES).
@@ -38,6 +39,8 @@ export interface ServerResizeJob extends ServerJob {
 }
 
 export interface JobPayloads {
+  /** Nova's os-interface attach/detach (interface-attach.contract.ts). */
+  'server.interface': ServerInterfaceJob;
   'server.create': ServerJob;
   'server.delete': ServerJob;
   'server.action': ServerActionJob;
@@ -46,7 +49,7 @@ export interface JobPayloads {
   'server.resize': ServerResizeJob;
 }
 export type JobName = keyof JobPayloads;
-export const JOB_NAMES: JobName[] = ['server.create', 'server.delete', 'server.action', 'server.snapshot', 'server.rebuild', 'server.resize'];
+export const JOB_NAMES: JobName[] = ['server.create', 'server.delete', 'server.action', 'server.snapshot', 'server.rebuild', 'server.resize', 'server.interface'];
 
 /**
  * Job ids make enqueueing idempotent: one create and one delete per server, one action job per

@@ -11,6 +11,8 @@ export interface RequestedNetwork {
   networkId?: string;
   portId?: string;
   fixedIp?: string;
+  /** Nova's `security_groups`, resolved to ids in the server's project: the groups of the port made for this network (absent: the project's default). A given port keeps its own. */
+  securityGroups?: string[];
 }
 
 export interface BoundPort {

@@ -11,3 +11,4 @@ export { describeOp, opCommand } from './link-commands';
 export { describeLeak, findLinkLeaks } from './link-leaks';
 export { OWNED_LINK, bridgeName, ownedRole, tapMac, tapName, vlanName, vxlanName } from './link-names';
 export { parseFdb, parseLinks } from './observed-state';
+export { parsePhysicalInterfaces } from './physical-interfaces';

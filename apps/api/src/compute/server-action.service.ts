@@ -17,6 +17,7 @@ import { ServerRebuildService } from './server-rebuild.service';
 import { ServerResizeService } from './server-resize.service';
 import { ServerSnapshotService } from './server-snapshot.service';
 import { ServersService } from './servers.service';
+import { ServerSecurityGroupsService } from './security-groups/server-security-groups.service';
 
 /**
  * What the controller answers: 202 and nothing (power actions, resize, revertResize), 204 and
@@ -41,6 +42,7 @@ export class ServerActionService {
     @Inject(ServerSnapshotService) private readonly snapshots: ServerSnapshotService,
     @Inject(ServerRebuildService) private readonly rebuilds: ServerRebuildService,
     @Inject(ServerResizeService) private readonly resizes: ServerResizeService,
+    @Inject(ServerSecurityGroupsService) private readonly securityGroups: ServerSecurityGroupsService,
   ) {}
 
   async act(id: string, body: unknown, auth: AuthContext, requestId: string): Promise<ActionResult> {
@@ -57,6 +59,8 @@ export class ServerActionService {
     if (name === REBUILD_ACTION) return { status: 202, ...(await this.rebuilds.rebuild(server, parseRebuild(action), auth, requestId)) };
     const resize = await this.resizes.act(name, action, server, auth, requestId);
     if (resize) return resize;
+    const groups = await this.securityGroups.act(name, action, server, auth, requestId);
+    if (groups) return groups;
     const rule = parseAction(body);
     const claimed = await this.db.transaction(async (tx) => {
       const result = await tx.query(

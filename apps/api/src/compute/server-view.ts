@@ -62,13 +62,20 @@ export function serverLinks(baseUrl: string, id: string) {
   ];
 }
 
-/** Nova's 202 body for a server create. */
-export function createdServerView(baseUrl: string, id: string) {
-  return { server: { id, links: serverLinks(baseUrl, id), 'OS-DCF:diskConfig': 'MANUAL', security_groups: [{ name: 'default' }] } };
+/** Nova's 202 body for a server create: `security_groups` echoes the request's names (none: default). */
+export function createdServerView(baseUrl: string, id: string, securityGroups?: ReadonlyArray<string>) {
+  const groups = securityGroups?.length ? securityGroups.map((name) => ({ name })) : [{ name: 'default' }];
+  return { server: { id, links: serverLinks(baseUrl, id), 'OS-DCF:diskConfig': 'MANUAL', security_groups: groups } };
 }
 
-/** `addresses`: Nova's addresses of the server (servers/server-addresses.ts); absent: none. */
-export function serverView(s: ServerEntity, o: { baseUrl: string; isAdmin: boolean; addresses?: Record<string, unknown> }) {
+/**
+ * `addresses`: Nova's addresses of the server (servers/server-addresses.ts); absent: none.
+ * `securityGroups`: the groups on its ports (security-groups/); none: no key, as in Nova.
+ */
+export function serverView(
+  s: ServerEntity,
+  o: { baseUrl: string; isAdmin: boolean; addresses?: Record<string, unknown>; securityGroups?: Array<{ name: string }> },
+) {
   const view: Record<string, unknown> = {
     id: s.id,
     name: s.name,
@@ -96,8 +103,8 @@ export function serverView(s: ServerEntity, o: { baseUrl: string; isAdmin: boole
     'OS-EXT-STS:vm_state': s.vmState,
     'OS-EXT-STS:power_state': powerStateCode(s.powerState),
     'os-extended-volumes:volumes_attached': [],
-    security_groups: [{ name: 'default' }],
   };
+  if (o.securityGroups?.length) view.security_groups = o.securityGroups;
   const fault = faultView(s, o.isAdmin);
   if (fault) view.fault = fault;
   if (o.isAdmin) {

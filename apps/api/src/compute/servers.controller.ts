@@ -7,6 +7,7 @@ import { createdServerView, serverLinks, serverView } from './server-view';
 import { ServerActionService } from './server-action.service';
 import { rebuildServerView } from './server-rebuild-view';
 import { ServersService } from './servers.service';
+import { ServerSecurityGroupsService } from './security-groups/server-security-groups.service';
 
 @Controller('compute/v2.1/servers')
 export class ServersController {
@@ -14,6 +15,7 @@ export class ServersController {
     @Inject(ServersService) private readonly servers: ServersService,
     @Inject(ServerActionService) private readonly actions: ServerActionService,
     @Inject(API_CONFIG) private readonly config: ApiConfig,
+    @Inject(ServerSecurityGroupsService) private readonly securityGroups: ServerSecurityGroupsService,
   ) {}
 
   /** Nova's pagination link: the same query with marker = the last id of this page. */
@@ -30,7 +32,7 @@ export class ServersController {
   async create(@Body() body: unknown, @Auth() auth: AuthContext, @RequestId() requestId: string): Promise<unknown> {
     const request = this.servers.parseCreate(body);
     const server = await this.servers.create(request, auth, requestId);
-    return createdServerView(publicUrl(this.config), server.id);
+    return createdServerView(publicUrl(this.config), server.id, request.securityGroups);
   }
 
   @Get()
@@ -43,23 +45,32 @@ export class ServersController {
   @Get('detail')
   async detail(@Auth() auth: AuthContext, @Query() query: Record<string, unknown>, @RequestId() requestId: string): Promise<unknown> {
     const page = await this.servers.list(query, auth);
-    const addresses = await this.servers.addresses(page.servers, requestId);
-    const servers = page.servers.map((s) => serverView(s, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin, addresses: addresses.get(s.id) }));
+    const [addresses, groups] = await Promise.all([
+      this.servers.addresses(page.servers, requestId),
+      this.securityGroups.namesOf(page.servers.map((s) => s.id), auth, requestId),
+    ]);
+    const servers = page.servers.map((s) =>
+      serverView(s, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin, addresses: addresses.get(s.id), securityGroups: groups.get(s.id) }),
+    );
     return this.withNextLink({ servers }, 'servers/detail', query, page.next);
   }
 
   @Get(':id')
   async show(@Param('id') id: string, @Auth() auth: AuthContext, @RequestId() requestId: string): Promise<unknown> {
     const server = await this.servers.get(id, auth);
-    const addresses = await this.servers.addresses([server], requestId);
-    return { server: serverView(server, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin, addresses: addresses.get(server.id) }) };
+    const [addresses, groups] = await Promise.all([this.servers.addresses([server], requestId), this.securityGroups.namesOf([server.id], auth, requestId)]);
+    return {
+      server: serverView(server, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin, addresses: addresses.get(server.id), securityGroups: groups.get(server.id) }),
+    };
   }
 
   @Put(':id')
   async update(@Param('id') id: string, @Body() body: unknown, @Auth() auth: AuthContext, @RequestId() requestId: string): Promise<unknown> {
     const server = await this.servers.rename(id, body, auth);
-    const addresses = await this.servers.addresses([server], requestId);
-    return { server: serverView(server, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin, addresses: addresses.get(server.id) }) };
+    const [addresses, groups] = await Promise.all([this.servers.addresses([server], requestId), this.securityGroups.namesOf([server.id], auth, requestId)]);
+    return {
+      server: serverView(server, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin, addresses: addresses.get(server.id), securityGroups: groups.get(server.id) }),
+    };
   }
 
   /**

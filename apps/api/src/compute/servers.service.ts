@@ -29,6 +29,8 @@ import { GroupsService } from './server-groups/groups.service';
 import { parseServerListQuery } from './server-list-query';
 import { parseRequestedNetworks } from './servers/requested-networks';
 import { checkRequestedNetworks } from './servers/requested-networks.check';
+import { parseServerSecurityGroups } from './security-groups/nova-security-groups';
+import { resolveSecurityGroups, withSecurityGroups } from './security-groups/requested-security-groups';
 import { NovaAddresses, serverAddresses } from './servers/server-addresses';
 import { AuthContext } from '../common/auth-context';
 import {
@@ -57,6 +59,8 @@ export interface CreateServerRequest {
   availabilityZone?: string;
   /** Nova's `networks` as a list; absent for none ("auto", "none", [], absent). */
   networks?: RequestedNetwork[];
+  /** Nova's `security_groups` (names or ids); absent: the project's default group. */
+  securityGroups?: string[];
 }
 
 @Injectable()
@@ -98,10 +102,11 @@ export class ServersService {
       throw new ValidationError('Invalid input for field/attribute max_count. Nubo creates one server per request.', 'max_count');
     }
     const networks = parseRequestedNetworks(server.networks);
+    const securityGroups = parseServerSecurityGroups(server.security_groups);
     if (imageRef !== undefined && !isUuid(imageRef.split('/').pop()!)) {
       throw new ValidationError(`Invalid imageRef provided.`, 'imageRef');
     }
-    return { name, flavorRef, imageRef: imageRef?.split('/').pop(), keyName, metadata, groupId, availabilityZone: requestedZone(server), ...(networks.length ? { networks } : {}) };
+    return { name, flavorRef, imageRef: imageRef?.split('/').pop(), keyName, metadata, groupId, availabilityZone: requestedZone(server), ...(networks.length ? { networks } : {}), ...(securityGroups ? { securityGroups } : {}) };
   }
 
   async create(request: CreateServerRequest, auth: AuthContext, requestId: string): Promise<ServerEntity> {
@@ -116,8 +121,11 @@ export class ServersService {
       });
     }
     if (request.imageRef) await this.checkImage(request.imageRef, auth, requestId);
-    const networks = request.networks ?? [];
-    if (networks.length) await checkRequestedNetworks(this.rpc, networks, { projectId: auth.projectId, isAdmin: auth.isAdmin }, requestId);
+    const asked = request.networks ?? [];
+    if (asked.length) await checkRequestedNetworks(this.rpc, asked, { projectId: auth.projectId, isAdmin: auth.isAdmin }, requestId);
+    // Unknown groups are refused (400) whether or not a port will carry them, as in Nova.
+    const groupIds = request.securityGroups?.length ? await resolveSecurityGroups(this.rpc, request.securityGroups, auth.projectId, requestId) : undefined;
+    const networks = withSecurityGroups(asked, groupIds);
 
     const server = this.db.getRepository(ServerEntity).create({
       id: randomUUID(),

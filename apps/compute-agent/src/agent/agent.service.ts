@@ -39,6 +39,8 @@ import {
 import { assertFresh } from './command-freshness';
 import { KeyedMutex } from './keyed-mutex';
 import { RebuildRequest, ResizeRequest, RevertResizeRequest } from '@nubo/contracts';
+import { AgentInterfaceOps, InterfaceAttachRequest, InterfaceDetachRequest, InterfaceReply, UnsupportedError } from '@nubo/contracts';
+import { detachTimeoutMs, validateInterfaceNic } from './interface-request';
 import { validateRebuildOptions, validateResizeOptions } from '../hypervisor/rebuild-resize-options';
 
 /** The part of RpcServer the service needs; tests pass a map of handlers instead. */
@@ -90,7 +92,10 @@ export class AgentService {
     server.handle(on(AgentOps.confirmResize.op), AgentOps.confirmResize, (req, ctx) => this.confirmResize(req, ctx));
     server.handle(on(AgentOps.revertResize.op), AgentOps.revertResize, (req, ctx) => this.revertResize(req, ctx));
     const reshape = [AgentOps.rebuild, AgentOps.resize, AgentOps.confirmResize, AgentOps.revertResize];
-    return [...ops, ...more, ...memory, ...reshape].map((c) => on(c.op));
+    server.handle(on(AgentInterfaceOps.attach.op), AgentInterfaceOps.attach, (req, ctx) => this.attachInterface(req, ctx));
+    server.handle(on(AgentInterfaceOps.detach.op), AgentInterfaceOps.detach, (req, ctx) => this.detachInterface(req, ctx));
+    const interfaces = [AgentInterfaceOps.attach, AgentInterfaceOps.detach];
+    return [...ops, ...more, ...memory, ...reshape, ...interfaces].map((c) => on(c.op));
   }
 
   async spawn(request: SpawnRequest, ctx: HandlerContext): Promise<InstanceStatus> {
@@ -197,6 +202,26 @@ export class AgentService {
   async revertResize(request: RevertResizeRequest, ctx: HandlerContext): Promise<InstanceStatus> {
     const options = validateResizeOptions(request);
     return this.simple('revertResize', request, ctx, (id) => this.driver.revertResize(id, options));
+  }
+
+  /** Serialized like every mutation: a hot-plug must not race a stop or a start of the server. */
+  async attachInterface(request: InterfaceAttachRequest, ctx: HandlerContext): Promise<InterfaceReply> {
+    this.assertFresh(request, 'interfaceAttach', ctx);
+    const serverId = assertServerId(request.serverId);
+    const nic = validateInterfaceNic(request.nic);
+    const attach = this.driver.attachInterface?.bind(this.driver);
+    if (!attach) throw new UnsupportedError(`the ${this.driver.name} driver cannot attach interfaces`);
+    return { serverId, ...(await this.serialized('interfaceAttach', serverId, request, ctx, () => attach(serverId, nic))) };
+  }
+
+  async detachInterface(request: InterfaceDetachRequest, ctx: HandlerContext): Promise<InterfaceReply> {
+    this.assertFresh(request, 'interfaceDetach', ctx);
+    const serverId = assertServerId(request.serverId);
+    const nic = validateInterfaceNic(request.nic);
+    const timeoutMs = detachTimeoutMs(request.timeoutSeconds);
+    const detach = this.driver.detachInterface?.bind(this.driver);
+    if (!detach) throw new UnsupportedError(`the ${this.driver.name} driver cannot detach interfaces`);
+    return { serverId, ...(await this.serialized('interfaceDetach', serverId, request, ctx, () => detach(serverId, nic, { timeoutMs }))) };
   }
 
   async balloonSet(request: BalloonSetRequest, ctx: HandlerContext): Promise<BalloonReply> {

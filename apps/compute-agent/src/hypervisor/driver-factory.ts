@@ -12,6 +12,8 @@ export interface DriverSettings {
   qemuBinary: string;
   /** The user QEMU runs as ('' for none; absent for the default, see qemu-user.ts). */
   qemuUser?: string;
+  /** Empty PCIe root ports per QEMU for hot-plugged NICs (default 4). */
+  hotplugPorts?: number;
 }
 
 export function createDriver(settings: DriverSettings): HypervisorDriver {
@@ -23,5 +25,6 @@ export function createDriver(settings: DriverSettings): HypervisorDriver {
     netns: settings.netns,
     qemuBinary: settings.qemuBinary,
     qemuUser: settings.qemuUser,
+    hotplugPorts: settings.hotplugPorts,
   });
 }

@@ -4,7 +4,7 @@
  * Hypervisor internals (QMP sockets, argv, process handling) never leave the driver.
  */
 import { EventEmitter } from 'node:events';
-import { BalloonInfo, InstanceExit, InstanceSpec, InstanceStatus, InternalError, PowerState, SnapshotUpload } from '@nubo/contracts';
+import { BalloonInfo, InstanceExit, InstanceSpec, InstanceStatus, InternalError, NicSpec, PowerState, SnapshotUpload } from '@nubo/contracts';
 
 export type Accelerator = 'kvm' | 'tcg';
 
@@ -215,6 +215,18 @@ export interface HypervisorDriver {
    * or already reverted) it only ensures the power state.
    */
   revertResize(serverId: string, options: ResizeOptions): Promise<InstanceStatus>;
+
+  /**
+   * Interface hot-plug (optional: a driver without it answers "unsupported"). attachInterface
+   * plugs `nic` (its tap exists on the host) into the running instance and adds it to the stored
+   * spec; a stopped instance gets the spec change only (`live` false). detachInterface unplugs it
+   * and waits up to `timeoutMs` for the guest to release it (else it throws and the NIC stays),
+   * then drops it from the spec. Both are idempotent (the NIC is known by its MAC); `ConflictError`
+   * for a suspended instance or when no slot is free.
+   */
+  attachInterface?(serverId: string, nic: NicSpec): Promise<{ live: boolean }>;
+  detachInterface?(serverId: string, nic: NicSpec, options: { timeoutMs: number }): Promise<{ live: boolean }>;
+
 
   /** What the base-image cache holds and has downloaded. */
   imageCacheStats(): Promise<ImageCacheStats>;

@@ -108,7 +108,7 @@ function validateTopology(value: unknown, vcpus: number): CpuTopology {
 }
 
 /** NICs: unicast MACs and tap names, each used once. */
-function validateNics(value: unknown): NicSpec[] {
+export function validateNics(value: unknown): NicSpec[] {
   if (!Array.isArray(value) || value.length > MAX_NICS) throw new ValidationError(`spec.nics must be an array of at most ${MAX_NICS}`, 'spec.nics');
   const nics = value.map((nic: Partial<NicSpec> | null, i): NicSpec => {
     const field = `spec.nics[${i}]`;

@@ -19,6 +19,9 @@ import { PortBindingService } from './port-binding.service';
 import { DesiredDataPlane } from '@nubo/netlinks';
 import { DesiredDhcpNetwork } from '../dataplane/dhcp';
 import { NetworkNode } from '../dataplane/network-node';
+import { L3Changes } from '../routers/l3-store';
+import { RouterInterfacesService } from '../routers/router-interfaces.service';
+import { RoutersService } from '../routers/routers.service';
 
 const sharedUrl = process.env.NUBO_DATABASE_URL;
 const run = sharedUrl ? describe : describe.skip;
@@ -159,6 +162,9 @@ run('NetworkNode', () => {
   let bindings: PortBindingService;
   let networks: NetworksService;
   let subnets: SubnetsService;
+  let node: NetworkNode;
+  let routers: RoutersService;
+  let interfaces: RouterInterfacesService;
   const pushes: Array<{ host: string; state: HostNetworkState }> = [];
   const linkStates: DesiredDataPlane[] = [];
   const dhcpStates: DesiredDhcpNetwork[][] = [];
@@ -176,13 +182,16 @@ run('NetworkNode', () => {
         return { linkOps: 0, refusedNetworks: [], blockedPorts: [] };
       },
     };
-    const node = new NetworkNode(
+    node = new NetworkNode(
       db,
       ports,
       { converge: async (d: DesiredDataPlane) => (linkStates.push(d), { ops: [], refused: [] }) },
       { sync: async (d: DesiredDhcpNetwork[]) => (dhcpStates.push(d), { started: [], restarted: [], reloaded: [], unchanged: [], removed: [], failed: [] }) },
-      { nodeId: 'netnode', underlayIp: '10.77.0.2', netns: 'cloud-net' },
+      { nodeId: 'netnode', underlayIp: '10.77.0.2', netns: 'cloud-net', physicalInterfaces: { ext: 'extp' } },
     );
+    const changes = new L3Changes();
+    routers = new RoutersService(db, networks, changes);
+    interfaces = new RouterInterfacesService(db, routers, changes);
     bindings = new PortBindingService(db, ports, new HostSync(db, agents as never), node);
     const heartbeats = new BindingHandlers(db, { handle: () => undefined, onEvent: () => undefined } as never, bindings, new HostSync(db, agents as never));
     await heartbeats.onHeartbeat({ hostId: 'c1', underlayIp: '10.77.0.11', agentStartedAt: 't0' } as never);
@@ -216,5 +225,34 @@ run('NetworkNode', () => {
     const c1 = pushes.filter((p) => p.host === 'c1').at(-1)!;
     expect(c1.state.networks.find((n) => n.id === net)?.peers).toEqual(['10.77.0.2']);
     expect(pushes.map((p) => p.host)).not.toContain('netnode');
+  });
+
+  it("serves the networks a router is on (the flat external one on its physical interface, one without DHCP) and binds the router's ports to the node", async () => {
+    const admin = { projectId: 'p-admin', isAdmin: true };
+    const project = { projectId: 'p-routed', isAdmin: false };
+    const ext = (await networks.create(admin, { network: { name: 'public', 'router:external': true, 'provider:network_type': 'flat', 'provider:physical_network': 'ext' } })).id as string;
+    await subnets.create(admin, { subnet: { network_id: ext, ip_version: 4, cidr: '203.0.113.0/24', enable_dhcp: false } });
+    const net = (await networks.create(project, { network: { name: 'routed' } })).id as string;
+    const subnet = (await subnets.create(project, { subnet: { network_id: net, ip_version: 4, cidr: '10.21.0.0/24', enable_dhcp: false } })).id as string;
+    const router = (await routers.create(project, { router: { name: 'r', external_gateway_info: { network_id: ext } } })).id as string;
+    await interfaces.add(project, router, { subnet_id: subnet });
+    await bindings.bind({ serverId: randomUUID(), projectId: project.projectId, hostId: 'c1', requested: [{ networkId: net }] });
+    await node.sync();
+
+    const served = linkStates.at(-1)!.networks;
+    expect(served.find((n) => n.id === ext)).toEqual(expect.objectContaining({ type: 'flat', physicalInterface: 'extp', peers: [] }));
+    expect(served.find((n) => n.id === net)).toEqual(expect.objectContaining({ type: 'vxlan', peers: ['10.77.0.11'] }));
+    expect(dhcpStates.at(-1)!.map((d) => d.networkId)).not.toContain(net); // no DHCP subnet: no dnsmasq, no DHCP port
+    const routerPorts: Array<{ device_owner: string; binding_host_id: string }> = await db.query(
+      `SELECT device_owner, binding_host_id FROM network.ports WHERE device_id = $1 ORDER BY device_owner`,
+      [router],
+    );
+    expect(routerPorts).toEqual([
+      { device_owner: 'network:router_gateway', binding_host_id: 'netnode' },
+      { device_owner: 'network:router_interface', binding_host_id: 'netnode' },
+    ]);
+    // The compute host's next push has the node as its peer on the routed network (the router's port is there).
+    await bindings.bind({ serverId: randomUUID(), projectId: project.projectId, hostId: 'c1', requested: [{ networkId: net }] });
+    expect(pushes.filter((p) => p.host === 'c1').at(-1)!.state.networks.find((n) => n.id === net)?.peers).toEqual(['10.77.0.2']);
   });
 });

@@ -49,7 +49,7 @@ export class PortBindingService {
     const leaving = existing.filter((p) => p.binding_host_id && p.binding_host_id !== req.hostId).map((p) => p.binding_host_id);
     for (const [slot, wanted] of req.requested.entries()) {
       if (wanted.portId) await this.takePort(req, slot, wanted.portId);
-      else await this.networkPort(req, slot, wanted.networkId!, wanted.fixedIp, existing);
+      else await this.networkPort(req, slot, wanted.networkId!, wanted.fixedIp, existing, wanted.securityGroups);
     }
     // The answer waits for the network node and the host: the spawn that follows needs the DHCP
     // lease its guest will ask for, the taps and their rules. The node first: a network it starts
@@ -115,7 +115,14 @@ export class PortBindingService {
   }
 
   /** The port of a requested network: the one an earlier try created for this slot, else a new one. */
-  private async networkPort(req: BindRequest, slot: number, networkId: string, fixedIp: string | undefined, existing: BoundRow[]): Promise<void> {
+  private async networkPort(
+    req: BindRequest,
+    slot: number,
+    networkId: string,
+    fixedIp: string | undefined,
+    existing: BoundRow[],
+    securityGroups?: string[],
+  ): Promise<void> {
     const earlier = existing.find((p) => p.binding_slot === slot && p.created_by_binding);
     if (earlier) {
       await this.db.query(`UPDATE network.ports SET binding_host_id = $2, updated_at = now() WHERE id = $1`, [earlier.id, req.hostId]);
@@ -123,7 +130,9 @@ export class PortBindingService {
     }
     const port = await this.ports.create(
       { projectId: req.projectId, isAdmin: false },
-      { port: { network_id: networkId, device_id: req.serverId, device_owner: 'compute:nova', ...(fixedIp ? { fixed_ips: [{ ip_address: fixedIp }] } : {}) } },
+      { port: { network_id: networkId, device_id: req.serverId, device_owner: 'compute:nova', ...(fixedIp ? { fixed_ips: [{ ip_address: fixedIp }] } : {}),
+        // Nova's security_groups of the server (absent: Neutron gives the project's default group).
+        ...(Array.isArray(securityGroups) ? { security_groups: securityGroups } : {}) } },
     );
     try {
       await this.db.query(
@@ -157,12 +166,12 @@ export class PortBindingService {
     return rows.map((r) => ({ portId: r.id, networkId: r.network_id, mac: r.mac_address, mtu: r.mtu, fixedIps: r.fixed_ips, autoCreated: r.created_by_binding }));
   }
 
-  /** Hosts other than `except` with bound ports on these networks (their VXLAN peers change). */
+  /** Compute hosts other than `except` with server ports on these networks (their VXLAN peers change); not the network node. */
   private async peerHosts(networkIds: string[], except: string): Promise<string[]> {
     if (networkIds.length === 0) return [];
     const rows: Array<{ host: string }> = await this.db.query(
       `SELECT DISTINCT binding_host_id AS host FROM network.ports
-        WHERE network_id = ANY($1::uuid[]) AND binding_host_id NOT IN ('', $2) AND device_id <> '' AND device_owner <> 'network:dhcp'`,
+        WHERE network_id = ANY($1::uuid[]) AND binding_host_id NOT IN ('', $2) AND device_id <> '' AND device_owner LIKE 'compute:%'`,
       [networkIds, except],
     );
     return rows.map((r) => r.host);

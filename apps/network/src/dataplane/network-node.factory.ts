@@ -5,7 +5,7 @@
  * DNS servers, a port's address).
  */
 import { Logger } from '@nestjs/common';
-import { HostLinks } from '@nubo/netlinks';
+import { HostLinks, parsePhysicalInterfaces } from '@nubo/netlinks';
 import { isIP } from 'node:net';
 import { DataSource } from 'typeorm';
 import { NetworkConfig } from '../config';
@@ -22,13 +22,16 @@ export function networkNodeFactory(config: NetworkConfig) {
     if (!isIP(underlayIp)) throw new Error('NUBO_NETWORK_NODE_UNDERLAY_IP must be an IP address');
     const netns = config.NUBO_NETWORK_NODE_NETNS;
     if (netns !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(netns)) throw new Error('NUBO_NETWORK_NODE_NETNS must be a namespace name');
+    const problems: string[] = [];
+    const physicalInterfaces = parsePhysicalInterfaces(config.NUBO_NETWORK_NODE_PHYSICAL_INTERFACES, problems, 'NUBO_NETWORK_NODE_PHYSICAL_INTERFACES');
+    if (problems.length) throw new Error(problems.join('; '));
     const node = new NetworkNode(
       db,
       ports,
       new HostLinks({ netns }),
       // Namespaces are global on a machine: the cloud's name keeps two clouds' DHCP apart.
       new DhcpDataplane({ stateDir: config.NUBO_NETWORK_STATE_DIR, namespacePrefix: `${config.NUBO_CLOUD_NAME}-qdhcp-` }),
-      { nodeId: config.NUBO_NETWORK_NODE_ID, underlayIp, netns },
+      { nodeId: config.NUBO_NETWORK_NODE_ID, underlayIp, netns, physicalInterfaces },
     );
     await node.start();
     const logger = new Logger('NetworkNode');

@@ -1,11 +1,14 @@
 /**
- * The network node's role (Neutron's DHCP agent, for now): every network that has a DHCP-enabled
- * subnet and a server port bound somewhere gets a DHCP port here (device_owner network:dhcp, its
- * addresses from IPAM like any port, bound to this node so compute hosts take the node as a VXLAN
- * peer), the network's bridge and VXLAN device on this node with the compute hosts as peers, and
- * a dnsmasq serving the static leases of the network's ports. Networks without server ports are
- * not served (nothing to answer). sync() reads everything again, so it is safe to call any time;
- * calls while one runs collapse into one more.
+ * The network node's role (Neutron's DHCP agent and the ground its L3 agent stands on):
+ * - every network that has a DHCP-enabled subnet and a server port bound somewhere gets a DHCP
+ *   port here (device_owner network:dhcp, its addresses from IPAM like any port, bound to this
+ *   node so compute hosts take the node as a VXLAN peer) and a dnsmasq serving its static leases;
+ * - every network a router is on (interfaces and gateways) gets its bridge here, for the router
+ *   namespaces' veths; the router's ports are bound to this node (the hosts' VXLAN peer again);
+ * - a served network has its bridge and VXLAN device with the compute hosts as peers, or, flat
+ *   (the external network), its bridge on the physical interface mapped to its physical network.
+ * sync() reads everything again, so it is safe to call any time; calls while one runs collapse
+ * into one more.
  */
 import { Logger } from '@nestjs/common';
 import { DesiredDataPlane, HostLinks, bridgeName } from '@nubo/netlinks';
@@ -14,12 +17,18 @@ import { PortsService } from '../ports/ports.service';
 import { DesiredDhcpNetwork, DhcpDataplane } from './dhcp';
 import { CoalescedRuns } from '../common/coalesced-runs';
 
+/** Networks that a router's ports are on (interfaces and gateways): their bridges must exist on the node. */
+export const ROUTED_NETWORKS_SQL = `SELECT DISTINCT p.network_id FROM network.ports p JOIN network.routers r ON r.id::text = p.device_id
+  WHERE p.device_owner IN ('network:router_interface', 'network:router_gateway') AND r.admin_state_up`;
+
 export interface NetworkNodeOptions {
   /** Its id as a port binding host (and in network.agent_hosts, for the compute hosts' peers). */
   nodeId: string;
   underlayIp: string;
   /** The namespace of its data plane (the all-in-one cloud's `<cloud>-net`); undefined: the root one. */
   netns?: string;
+  /** Physical network -> interface on the node (flat networks, the external one above all). */
+  physicalInterfaces?: Record<string, string>;
 }
 
 interface ServedNetwork {
@@ -28,7 +37,10 @@ interface ServedNetwork {
   mtu: number;
   network_type: 'vxlan' | 'vlan' | 'flat';
   segmentation_id: number | null;
+  physical_network: string | null;
   peers: string[];
+  /** A DHCP-enabled subnet and a server port bound somewhere: dnsmasq serves it. */
+  dhcp: boolean;
 }
 
 export class NetworkNode {
@@ -58,31 +70,54 @@ export class NetworkNode {
   }
 
   private async run(): Promise<void> {
+    await this.bindRouterPorts();
     const networks = await this.served();
-    for (const n of networks) await this.ensureDhcpPort(n);
+    for (const n of networks.filter((x) => x.dhcp)) await this.ensureDhcpPort(n);
+    const physical = this.options.physicalInterfaces ?? {};
     const desired: DesiredDataPlane = {
       underlayAddress: this.options.underlayIp,
-      networks: networks.map((n) => ({ id: n.id, type: n.network_type, segmentationId: n.segmentation_id ?? undefined, mtu: n.mtu, peers: n.peers })),
+      networks: networks.map((n) => ({
+        id: n.id, type: n.network_type, segmentationId: n.segmentation_id ?? undefined, mtu: n.mtu, peers: n.peers,
+        ...(n.physical_network && physical[n.physical_network] ? { physicalInterface: physical[n.physical_network] } : {}),
+      })),
       ports: [],
     };
     const plan = await this.links.converge(desired);
     for (const r of plan.refused) this.logger.warn(`network ${r.networkId} not served on the network node: ${r.reason}`);
     const refused = new Set(plan.refused.map((r) => r.networkId));
-    const result = await this.dhcp.sync(await this.dhcpNetworks(networks.filter((n) => !refused.has(n.id))));
+    const result = await this.dhcp.sync(await this.dhcpNetworks(networks.filter((n) => n.dhcp && !refused.has(n.id))));
     for (const f of result.failed) this.logger.warn(`DHCP for network ${f.networkId} failed: ${f.error}`);
   }
 
-  /** VXLAN networks with a DHCP-enabled subnet and a server port bound to a host; peers = those hosts. */
+  /** Router ports of routers that are up, bound to this node: the hosts on their networks peer with it. */
+  private async bindRouterPorts(): Promise<void> {
+    await this.db.query(
+      `UPDATE network.ports p SET binding_host_id = $1, status = 'ACTIVE'
+         FROM network.routers r
+        WHERE r.id::text = p.device_id AND r.admin_state_up AND p.device_owner IN ('network:router_interface', 'network:router_gateway')
+          AND p.binding_host_id <> $1`,
+      [this.options.nodeId],
+    );
+  }
+
+  /**
+   * DHCP networks (VXLAN, a DHCP-enabled subnet, a server port bound to a host) and routed ones
+   * (a port of a router that is up); peers = the compute hosts with ports on the network.
+   */
   private served(): Promise<ServedNetwork[]> {
     return this.db.query(
-      `SELECT n.id, n.project_id, n.mtu, n.network_type, n.segmentation_id,
+      `WITH dhcp AS (
+         SELECT n.id FROM network.networks n
+          WHERE n.network_type = 'vxlan'
+            AND EXISTS (SELECT 1 FROM network.subnets s WHERE s.network_id = n.id AND s.enable_dhcp)
+            AND EXISTS (SELECT 1 FROM network.ports p WHERE p.network_id = n.id AND p.device_owner LIKE 'compute:%' AND p.binding_host_id <> '')),
+       routed AS (${ROUTED_NETWORKS_SQL})
+       SELECT n.id, n.project_id, n.mtu, n.network_type, n.segmentation_id, n.physical_network, n.id IN (SELECT id FROM dhcp) AS dhcp,
               coalesce((SELECT array_agg(DISTINCT host(h.underlay_ip) ORDER BY host(h.underlay_ip))
                           FROM network.ports p JOIN network.agent_hosts h ON h.host_id = p.binding_host_id
                          WHERE p.network_id = n.id AND p.binding_host_id NOT IN ('', $1) AND h.underlay_ip IS NOT NULL), '{}') AS peers
          FROM network.networks n
-        WHERE n.network_type = 'vxlan'
-          AND EXISTS (SELECT 1 FROM network.subnets s WHERE s.network_id = n.id AND s.enable_dhcp)
-          AND EXISTS (SELECT 1 FROM network.ports p WHERE p.network_id = n.id AND p.device_owner LIKE 'compute:%' AND p.binding_host_id <> '')
+        WHERE n.id IN (SELECT id FROM dhcp) OR n.id IN (SELECT network_id FROM routed)
         ORDER BY n.id`,
       [this.options.nodeId],
     );

@@ -10,6 +10,7 @@ import { bridgeName } from '@nubo/netlinks';
 import { DataSource } from 'typeorm';
 import { NetworkConfig } from '../config';
 import { L3Changes } from '../routers/l3-store';
+import { HostSync } from '../binding/host-sync';
 import { NetworkNode } from './network-node';
 import { RouterDataplane, RouterSpec } from './router';
 import { CoalescedRuns } from '../common/coalesced-runs';
@@ -28,10 +29,6 @@ interface PortRow {
   next_hop: string | null;
   device_owner: string;
 }
-
-/** Networks that a router's ports are on (interfaces and gateways): their bridges must exist on the node. */
-export const ROUTED_NETWORKS_SQL = `SELECT DISTINCT p.network_id FROM network.ports p JOIN network.routers r ON r.id::text = p.device_id
-  WHERE p.device_owner IN ('network:router_interface', 'network:router_gateway') AND r.admin_state_up`;
 
 export class RouterSync {
   private readonly runs = new CoalescedRuns(() => this.run());
@@ -94,14 +91,28 @@ export class RouterSync {
 
 /** Runs beside the network node (none when this service runs no node), after the node's first sync. */
 export function routerSyncFactory(config: NetworkConfig) {
-  return async (db: DataSource, changes: L3Changes, node: NetworkNode | null): Promise<RouterSync | null> => {
+  return async (db: DataSource, changes: L3Changes, node: NetworkNode | null, hosts: Pick<HostSync, 'pushAll'>): Promise<RouterSync | null> => {
     if (!node) return null;
     const logger = new Logger(RouterSync.name);
     // Namespaces are global on a machine: the cloud's name keeps two clouds' routers apart.
     const sync = new RouterSync(db, new RouterDataplane({ namespacePrefix: `${config.NUBO_CLOUD_NAME}-qrouter-` }), { netns: config.NUBO_NETWORK_NODE_NETNS });
     const kick = () => void sync.sync().catch((error: Error) => logger.warn(`router sync failed: ${error.message}`));
-    // A change may put a router on a network the node does not serve yet: the node first (its bridges).
-    changes.subscribe(() => void node.sync().catch((error: Error) => logger.warn(`network node sync failed: ${error.message}`)).finally(kick));
+    // A change may put a router on a network the node does not serve yet: the node first (its bridges,
+    // the router's ports bound to it), then the compute hosts (the node became, or stopped being,
+    // their VXLAN peer on the router's networks), then the routers.
+    const pushHosts = async () => {
+      const rows: Array<{ host: string }> = await db.query(
+        `SELECT DISTINCT binding_host_id AS host FROM network.ports WHERE binding_host_id <> '' AND device_owner LIKE 'compute:%'`,
+      );
+      await hosts.pushAll(rows.map((r) => r.host));
+    };
+    changes.subscribe(() =>
+      void node
+        .sync()
+        .then(pushHosts)
+        .catch((error: Error) => logger.warn(`network node sync after a router change failed: ${error.message}`))
+        .finally(kick),
+    );
     kick();
     setInterval(kick, ROUTER_RESYNC_MS).unref();
     return sync;

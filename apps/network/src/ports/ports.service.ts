@@ -10,6 +10,7 @@ import { NetworkRow, NetworksService } from '../networks/networks.service';
 import { SecurityGroupsService } from '../security-groups/security-groups.service';
 import { allocateAddresses } from './ipam';
 import { AddressPair, PortFields, parsePortCreate, parsePortUpdate, randomMac } from './port-body';
+import { refuseL3PortDelete } from './service-port-guard';
 
 interface PortRow {
   id: string;
@@ -174,6 +175,7 @@ export class PortsService {
   async delete(caller: NeutronCaller, id: string): Promise<void> {
     const port = await this.visible(this.db.manager, caller, id);
     if (port.project_id !== caller.projectId && !caller.isAdmin) throw NOT_FOUND.port(id);
+    await refuseL3PortDelete(this.db.manager, port);
     await this.db.query(`DELETE FROM network.ports WHERE id = $1`, [id]);
   }
 }

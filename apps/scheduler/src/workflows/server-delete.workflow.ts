@@ -48,7 +48,9 @@ export class ServerDeleteWorkflow {
         this.logger.warn(`server ${serverId}: ${error.message}; deleted without it, its copy there goes when the host returns`);
       }
     }
-    if ((await this.networks.requested(serverId)).length) await this.networks.unbindUntilDone(serverId, ctx);
+    // Attached interfaces (os-interface) leave NICs on a server created without networks.
+    const [nics]: Array<{ n: number }> = await this.db.query(`SELECT coalesce(jsonb_array_length(nics), 0) AS n FROM compute.servers WHERE id = $1`, [serverId]);
+    if ((await this.networks.requested(serverId)).length || nics?.n > 0) await this.networks.unbindUntilDone(serverId, ctx);
     await this.db.transaction(async (tx) => {
       await this.placement.release(tx, serverId);
       await tx.query(

@@ -205,8 +205,8 @@ describe('buildQemuArgv: guest fields', () => {
     expect(valuesOf(argv, '-device').filter((d) => /bootindex|drive=/.test(d))).toEqual([
       `ide-cd,drive=${NODE.cdrom},bus=ide.0,id=cdrom0,bootindex=1`,
       `virtio-blk-pci,drive=${NODE.ephemeral},id=disk1`,
-      'virtio-net-pci,netdev=net0,mac=fa:16:3e:00:00:01,id=nic0,bootindex=2',
-      'virtio-net-pci,netdev=net1,mac=fa:16:3e:00:00:02,id=nic1,host_mtu=9000,bootindex=3',
+      'virtio-net-pci,netdev=net0,mac=fa:16:3e:00:00:01,id=nic0,bus=rp-nic0,bootindex=2',
+      'virtio-net-pci,netdev=net1,mac=fa:16:3e:00:00:02,id=nic1,host_mtu=9000,bus=rp-nic1,bootindex=3',
     ]);
     expect(valuesOf(argv, '-netdev')).toEqual(['tap,id=net0,ifname=tap-a,script=no,downscript=no', 'tap,id=net1,ifname=tap-b,script=no,downscript=no']);
     expectGolden(argv, join(__dirname, '__golden__', 'iso-ephemeral-nics.argv.txt'));

@@ -14,7 +14,7 @@ import { InstanceSpec } from '@nubo/contracts';
 import { join } from 'node:path';
 import { Accelerator } from '../hypervisor-driver';
 import { assertServerId, validateInstanceSpec } from '../instance-spec';
-import { nicArgs } from './qemu-nic-argv';
+import { DEFAULT_SPARE_ROOT_PORTS, nicArgs, spareRootPortArgs } from './qemu-nic-argv';
 import { assertSafePath, escapeOptionValue } from './qemu-option-syntax';
 import { smbiosArgs } from './qemu-smbios';
 import { BaseImage, firstNicBootIndex, storageArgs } from './qemu-storage-argv';
@@ -62,6 +62,8 @@ export interface QemuArgvOptions {
   image?: BaseImage;
   /** Starts QEMU waiting for a migration stream (resume); its vCPUs stay stopped until `cont`. */
   incoming?: boolean;
+  /** Empty PCIe root ports for hot-plugged NICs (default DEFAULT_SPARE_ROOT_PORTS). */
+  spareRootPorts?: number;
 }
 
 /** A named, migratable CPU model: `-cpu host` fails on nested KVM and blocks migration. */
@@ -145,6 +147,7 @@ export function buildQemuArgv(options: QemuArgvOptions): string[] {
     '-device', 'pvpanic,id=panic0',
     '-action', 'panic=shutdown',
     '-device', 'virtio-balloon-pci,id=balloon0,deflate-on-oom=on',
+    ...spareRootPortArgs(options.spareRootPorts ?? DEFAULT_SPARE_ROOT_PORTS, spec.nics?.length ?? 0),
     // -pidfile takes a plain file name, not option syntax: no escaping.
     '-pidfile', paths.pidfile,
     '-sandbox', SANDBOX,

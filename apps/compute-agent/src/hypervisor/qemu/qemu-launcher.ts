@@ -35,6 +35,8 @@ export interface QemuLauncherOptions {
    * '' for none (QEMU runs as the agent).
    */
   qemuUser?: string;
+  /** Empty PCIe root ports per QEMU for hot-plugged NICs (default DEFAULT_SPARE_ROOT_PORTS). */
+  hotplugPorts?: number;
 }
 
 export interface LaunchOptions {
@@ -80,7 +82,7 @@ export class QemuLauncher {
       const accelerator = chooseAccelerator(spec.accelerator, this.options.accelerator, this.options.kvmAvailable);
       // The image first: a download can be long and a bad image must leave no directory behind.
       image = spec.image ? await this.images.lease(spec.image) : undefined;
-      const argv = buildQemuArgv({ spec, paths, accelerator, image, incoming: options.incoming });
+      const argv = buildQemuArgv({ spec, paths, accelerator, image, incoming: options.incoming, spareRootPorts: this.options.hotplugPorts });
       if (options.fresh) await rm(paths.dir, { recursive: true, force: true });
       await this.access.prepareInstanceDir(paths);
       await trimConsoleLog(paths.console);

@@ -114,6 +114,29 @@ export class QemuMonitor extends EventEmitter<MonitorEvents> {
     }
   }
 
+  /**
+   * Watches for the QMP event `name` that `match` accepts (DEVICE_DELETED of one device). Start
+   * watching before the command that causes it; `arrived` is false after `timeoutMs` or a close.
+   */
+  watchEvent(name: string, match: (data: Record<string, unknown>) => boolean, timeoutMs: number): { arrived: Promise<boolean>; cancel: () => void } {
+    let finish: (seen: boolean) => void = () => undefined;
+    const arrived = new Promise<boolean>((resolve) => (finish = resolve));
+    const onEvent = (event: QmpEvent) => {
+      if (event.event === name && match((event.data ?? {}) as Record<string, unknown>)) done(true);
+    };
+    const onClose = () => done(false);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    const done = (seen: boolean) => {
+      clearTimeout(timer);
+      this.client.off('event', onEvent);
+      this.client.off('close', onClose);
+      finish(seen);
+    };
+    this.client.on('event', onEvent);
+    this.client.once('close', onClose);
+    return { arrived, cancel: () => done(false) };
+  }
+
   close(): void {
     this.client.close();
   }

@@ -15,6 +15,7 @@
  *   qemu-rebuild     rebuild: a new root disk from the (new) image
  *   qemu-resize      cold resize, its confirm and revert (disk and spec kept aside meanwhile)
  *   image-cache      base images, downloaded once per host and checked; evicted when unused
+ *   qemu-interfaces  NIC hot-plug and unplug (os-interface) and the stored spec's NICs
  */
 import { Logger } from '@nestjs/common';
 import { BalloonInfo, ConflictError, InstanceSpec, InstanceStatus, NotFoundError, PowerState } from '@nubo/contracts';
@@ -56,6 +57,8 @@ import { QemuPower } from './qemu-power';
 import { isAlive, readPidfile } from './qemu-process';
 import { QemuSnapshot } from './qemu-snapshot';
 import { QemuSuspend } from './qemu-suspend';
+import { QemuInterfaces } from './qemu-interfaces';
+import { NicSpec } from '@nubo/contracts';
 
 export interface QemuDriverOptions extends QemuLauncherOptions {
   stateDir: string;
@@ -76,6 +79,7 @@ export class QemuDriver implements HypervisorDriver {
   private readonly balloon: QemuBalloon;
   private readonly rebuilder: QemuRebuild;
   private readonly resizer: QemuResize;
+  private readonly interfaces: QemuInterfaces;
 
   constructor(private readonly options: QemuDriverOptions) {
     this.images = options.images ?? new ImageCache({ dir: join(options.stateDir, 'images') });
@@ -87,6 +91,7 @@ export class QemuDriver implements HypervisorDriver {
     this.balloon = new QemuBalloon(this.instances);
     this.rebuilder = new QemuRebuild(this.instances, this.power, this.images);
     this.resizer = new QemuResize(this.instances, this.power);
+    this.interfaces = new QemuInterfaces(this.instances, (op, instance) => this.power.requireMonitor(op, instance));
   }
 
   get accelerator(): Accelerator {
@@ -212,6 +217,14 @@ export class QemuDriver implements HypervisorDriver {
 
   async revertResize(serverId: string, options: ResizeOptions): Promise<InstanceStatus> {
     return this.resizer.revert(await this.known(serverId), validateResizeOptions(options));
+  }
+
+  async attachInterface(serverId: string, nic: NicSpec): Promise<{ live: boolean }> {
+    return this.interfaces.attach(await this.known(serverId), nic);
+  }
+
+  async detachInterface(serverId: string, nic: NicSpec, options: { timeoutMs: number }): Promise<{ live: boolean }> {
+    return this.interfaces.detach(await this.known(serverId), nic, options?.timeoutMs);
   }
 
   async imageCacheStats(): Promise<ImageCacheStats> {
