@@ -27,6 +27,8 @@ import { NetworkQuotasController } from './network-quotas/network-quotas.control
 import { NEUTRON_CONTROLLERS, NEUTRON_PROVIDERS } from './network';
 import { microversionMiddleware } from './compute/microversion';
 import { InstanceActionsController } from './compute/instance-actions.controller';
+import { MigrationsController } from './compute/migrations/migrations.controller';
+import { LiveMigrationService } from './compute/migrations/live-migration.service';
 import { ServerInterfacesController } from './compute/server-interfaces/server-interfaces.controller';
 import { ServerInterfacesService } from './compute/server-interfaces/server-interfaces.service';
 import { SECURITY_GROUP_CONTROLLERS, SECURITY_GROUP_PROVIDERS } from './compute/security-groups';
@@ -87,6 +89,7 @@ export class ApiModule implements NestModule {
         ...NEUTRON_CONTROLLERS,
         ServersController,
         InstanceActionsController,
+        MigrationsController,
         ServerInterfacesController,
         ...SECURITY_GROUP_CONTROLLERS,
         ProxyController,
@@ -131,6 +134,7 @@ export class ApiModule implements NestModule {
         ServerSnapshotService,
         ServerRebuildService,
         ServerResizeService,
+        LiveMigrationService,
         QuotaService,
         GroupsService,
         KeypairsService,

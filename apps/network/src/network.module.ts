@@ -7,6 +7,7 @@ import { InterfaceBindingService } from './binding/interface-binding.service';
 import { DataplaneFollowUp } from './binding/dataplane-follow-up';
 import { HostSync } from './binding/host-sync';
 import { HOST_SYNC, NETWORK_NODE, PortBindingService } from './binding/port-binding.service';
+import { PortMigrationService } from './binding/port-migration.service';
 import { networkNodeFactory } from './dataplane/network-node.factory';
 import { NetworkConfig, VNI_RANGE, vniRange } from './config';
 import { ROUTER_SYNC, routerSyncFactory } from './dataplane/router-sync';
@@ -57,6 +58,7 @@ export class NetworkModule {
         // Neutron's L3 agent beside the node (none without one), started after the node's first sync.
         { provide: ROUTER_SYNC, useFactory: routerSyncFactory(config), inject: [DataSource, L3Changes, NETWORK_NODE, HOST_SYNC] },
         PortBindingService,
+        PortMigrationService,
         DataplaneFollowUp,
         BindingHandlers,
         InterfaceBindingService,

@@ -1,10 +1,13 @@
 import { env, infraSchema, loadConfigOrExit } from '@nubo/config';
 import { schedulingSchema } from './placement/scheduling-config';
+import { liveMigrationSchema } from './workflows/server-live-migrate-policy';
 
 export const schedulerSchema = {
   ...infraSchema,
   /** Filters, weighers and reschedule attempts (placement/scheduling-config.ts). */
   ...schedulingSchema,
+  /** Live migration: poll, convergence policy, bandwidth, multifd (workflows/server-live-migrate-policy.ts). */
+  ...liveMigrationSchema,
   /** A host silent this long is marked down. */
   NUBO_HOST_DOWN_AFTER_MS: env.int({ default: 10_000, min: 1_000 }),
   NUBO_SCHEDULER_CONCURRENCY: env.int({ default: 16, min: 1, max: 256 }),

@@ -24,6 +24,10 @@ import { ServerFaults } from './workflows/server-faults';
 import { PlacementInputBuilder } from './workflows/placement-input';
 import { CreateReschedule } from './workflows/create-reschedule';
 import { ServerInterfaceWorkflow } from './workflows/server-interface.workflow';
+import { ServerLiveMigrateWorkflow } from './workflows/server-live-migrate.workflow';
+import { LiveMigrateClaims } from './workflows/server-live-migrate-claims';
+import { LiveMigrationPoller } from './workflows/server-live-migrate-poll';
+import { LiveMigrationRpc } from './workflows/server-live-migrate-rpc';
 
 /** Starts the BullMQ worker once every handler exists, and answers scheduler.health. */
 class WorkflowRunner implements OnModuleInit, OnApplicationShutdown {
@@ -38,6 +42,7 @@ class WorkflowRunner implements OnModuleInit, OnApplicationShutdown {
     @Inject(ServerRebuildWorkflow) private readonly rebuild: ServerRebuildWorkflow,
     @Inject(ServerResizeWorkflow) private readonly resize: ServerResizeWorkflow,
     @Inject(ServerInterfaceWorkflow) private readonly interfaces: ServerInterfaceWorkflow,
+    @Inject(ServerLiveMigrateWorkflow) private readonly liveMigrate: ServerLiveMigrateWorkflow,
     @Inject(RpcServer) private readonly rpcServer: RpcServer,
     @Inject(DataSource) private readonly db: DataSource,
   ) {}
@@ -53,6 +58,7 @@ class WorkflowRunner implements OnModuleInit, OnApplicationShutdown {
         'server.rebuild': (payload, job) => this.rebuild.run(payload, job),
         'server.resize': (payload, job) => this.resize.run(payload, job),
         'server.interface': (payload, job) => this.interfaces.run(payload, job),
+        'server.live-migrate': (payload, job) => this.liveMigrate.run(payload, job),
       },
     );
     this.worker.start();
@@ -101,6 +107,10 @@ export class SchedulerModule {
         ServerResizeWorkflow,
         ServerResizeFinishWorkflow,
         ServerInterfaceWorkflow,
+        ServerLiveMigrateWorkflow,
+        LiveMigrateClaims,
+        LiveMigrationPoller,
+        LiveMigrationRpc,
         ResizeClaims,
         InstanceSpecBuilder,
         HostRegistryService,

@@ -48,6 +48,8 @@ export enum TaskState {
   /** confirmResize (Nova keeps task_state null while confirming; Nubo serializes with this one). */
   ResizeConfirming = 'resize_confirming',
   ResizeReverting = 'resize_reverting',
+  /** Nova's os-migrateLive: the server is being moved to another host while it runs (MIGRATING). */
+  Migrating = 'migrating',
 }
 
 /** What the hypervisor says (Nova's power_state); the agent's word is the truth. */

@@ -11,4 +11,6 @@ export * from './image-url';
 export * from './network.contract';
 export * from './network-dataplane.contract';
 export * from './network-binding.contract';
+export * from './network-migration.contract';
 export * from './interface-attach.contract';
+export * from './live-migration.contract';

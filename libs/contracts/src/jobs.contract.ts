@@ -38,6 +38,14 @@ export interface ServerResizeJob extends ServerJob {
   step: 'resize' | 'confirm' | 'revert';
 }
 
+/**
+ * Nova's os-migrateLive of the migration record `migrationId` (a live migration): every step is
+ * persisted in the record, so a retried or re-run job resumes where the record says.
+ */
+export interface ServerLiveMigrateJob extends ServerJob {
+  migrationId: string;
+}
+
 export interface JobPayloads {
   /** Nova's os-interface attach/detach (interface-attach.contract.ts). */
   'server.interface': ServerInterfaceJob;
@@ -47,9 +55,10 @@ export interface JobPayloads {
   'server.snapshot': ServerSnapshotJob;
   'server.rebuild': ServerRebuildJob;
   'server.resize': ServerResizeJob;
+  'server.live-migrate': ServerLiveMigrateJob;
 }
 export type JobName = keyof JobPayloads;
-export const JOB_NAMES: JobName[] = ['server.create', 'server.delete', 'server.action', 'server.snapshot', 'server.rebuild', 'server.resize', 'server.interface'];
+export const JOB_NAMES: JobName[] = ['server.create', 'server.delete', 'server.action', 'server.snapshot', 'server.rebuild', 'server.resize', 'server.interface', 'server.live-migrate'];
 
 /**
  * Job ids make enqueueing idempotent: one create and one delete per server, one action job per

@@ -5,6 +5,7 @@ export * from './network/network.entities';
 export * from './image/image.entities';
 export * from './compute/instance-actions';
 export * from './compute/server-migrations';
+export * from './compute/live-migrations';
 export * from './compute/tenant-resources.entities';
 export * from './compute/aggregates.entities';
 export * from './migrate-locked';

@@ -18,6 +18,7 @@ import { ServerResizeService } from './server-resize.service';
 import { ServerSnapshotService } from './server-snapshot.service';
 import { ServersService } from './servers.service';
 import { ServerSecurityGroupsService } from './security-groups/server-security-groups.service';
+import { LiveMigrationService } from './migrations/live-migration.service';
 
 /**
  * What the controller answers: 202 and nothing (power actions, resize, revertResize), 204 and
@@ -43,6 +44,7 @@ export class ServerActionService {
     @Inject(ServerRebuildService) private readonly rebuilds: ServerRebuildService,
     @Inject(ServerResizeService) private readonly resizes: ServerResizeService,
     @Inject(ServerSecurityGroupsService) private readonly securityGroups: ServerSecurityGroupsService,
+    @Inject(LiveMigrationService) private readonly liveMigrations: LiveMigrationService,
   ) {}
 
   async act(id: string, body: unknown, auth: AuthContext, requestId: string): Promise<ActionResult> {
@@ -61,6 +63,8 @@ export class ServerActionService {
     if (resize) return resize;
     const groups = await this.securityGroups.act(name, action, server, auth, requestId);
     if (groups) return groups;
+    const live = await this.liveMigrations.act(name, action, server, auth, requestId);
+    if (live) return live;
     const rule = parseAction(body);
     const claimed = await this.db.transaction(async (tx) => {
       const result = await tx.query(

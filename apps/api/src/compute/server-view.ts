@@ -23,9 +23,12 @@ const RESIZE = {
   [TaskState.ResizeFinish]: 'RESIZE',
 };
 
-/** Where a task state changes the status (Nova's _STATE_MAP), for rebuild and resize. */
+const MIGRATING = { [TaskState.Migrating]: 'MIGRATING' };
+
+/** Where a task state changes the status (Nova's _STATE_MAP), for rebuild, resize and live migration. */
 const STATUS_BY_TASK: Partial<Record<VmState, Partial<Record<TaskState, string>>>> = {
-  [VmState.Active]: { ...REBUILD, ...RESIZE },
+  [VmState.Active]: { ...REBUILD, ...RESIZE, ...MIGRATING },
+  [VmState.Paused]: MIGRATING,
   [VmState.Stopped]: { ...REBUILD, ...RESIZE },
   [VmState.Error]: REBUILD,
   [VmState.Resized]: { [TaskState.ResizeReverting]: 'REVERT_RESIZE' },

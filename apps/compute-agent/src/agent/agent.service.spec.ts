@@ -25,7 +25,9 @@ describe(AgentService.name, () => {
       const registrar = { handle: (subject: string, _c: unknown, h: unknown) => handlers.set(subject, h) };
       const served = service.register(registrar as unknown as RpcRegistrar);
       const ops = ['spawn', 'destroy', 'status', 'list', 'stop', 'start', 'reboot', 'pause', 'unpause', 'suspend', 'resume', 'console-log', 'snapshot', 'balloon-info', 'balloon-set',
-        'rebuild', 'resize', 'confirm-resize', 'revert-resize', 'interface-attach', 'interface-detach'];
+        'rebuild', 'resize', 'confirm-resize', 'revert-resize', 'interface-attach', 'interface-detach',
+        'migration-prepare', 'migration-start', 'migration-status', 'migration-adjust', 'migration-cancel', 'migration-finish',
+        'migration-abort-destination', 'migration-cleanup-source', 'migration-dirty-rate'];
       expect(served).toEqual(ops.map((op) => `agent.h1.server.${op}`));
       expect([...handlers.keys()]).toEqual(served);
     });

@@ -42,6 +42,7 @@ import { RebuildRequest, ResizeRequest, RevertResizeRequest } from '@nubo/contra
 import { AgentInterfaceOps, InterfaceAttachRequest, InterfaceDetachRequest, InterfaceReply, UnsupportedError } from '@nubo/contracts';
 import { detachTimeoutMs, validateInterfaceNic } from './interface-request';
 import { validateRebuildOptions, validateResizeOptions } from '../hypervisor/rebuild-resize-options';
+import { LiveMigrationHandlers } from './live-migration.handlers';
 
 /** The part of RpcServer the service needs; tests pass a map of handlers instead. */
 export type RpcRegistrar = Pick<RpcServer, 'handle'>;
@@ -95,7 +96,9 @@ export class AgentService {
     server.handle(on(AgentInterfaceOps.attach.op), AgentInterfaceOps.attach, (req, ctx) => this.attachInterface(req, ctx));
     server.handle(on(AgentInterfaceOps.detach.op), AgentInterfaceOps.detach, (req, ctx) => this.detachInterface(req, ctx));
     const interfaces = [AgentInterfaceOps.attach, AgentInterfaceOps.detach];
-    return [...ops, ...more, ...memory, ...reshape, ...interfaces].map((c) => on(c.op));
+    const served = [...ops, ...more, ...memory, ...reshape, ...interfaces].map((c) => on(c.op));
+    const migration = new LiveMigrationHandlers(this.driver, (...args) => this.serialized(...args), (req, op, ctx) => this.assertFresh(req, op, ctx));
+    return [...served, ...migration.register(server, on)];
   }
 
   async spawn(request: SpawnRequest, ctx: HandlerContext): Promise<InstanceStatus> {

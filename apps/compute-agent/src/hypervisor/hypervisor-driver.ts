@@ -4,6 +4,7 @@
  * Hypervisor internals (QMP sockets, argv, process handling) never leave the driver.
  */
 import { EventEmitter } from 'node:events';
+import type { LiveMigrationDriver } from './live-migration-driver';
 import { BalloonInfo, InstanceExit, InstanceSpec, InstanceStatus, InternalError, NicSpec, PowerState, SnapshotUpload } from '@nubo/contracts';
 
 export type Accelerator = 'kvm' | 'tcg';
@@ -227,6 +228,8 @@ export interface HypervisorDriver {
   attachInterface?(serverId: string, nic: NicSpec): Promise<{ live: boolean }>;
   detachInterface?(serverId: string, nic: NicSpec, options: { timeoutMs: number }): Promise<{ live: boolean }>;
 
+  /** Live migration over the underlay (optional: a driver without it answers "unsupported"). */
+  readonly liveMigration?: LiveMigrationDriver;
 
   /** What the base-image cache holds and has downloaded. */
   imageCacheStats(): Promise<ImageCacheStats>;

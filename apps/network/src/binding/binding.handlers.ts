@@ -3,12 +3,13 @@
  * address is kept (VXLAN peers of the others), and an agent that restarted with ports bound to
  * its host is pushed its whole data plane again (the rebuild from the control plane).
  */
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { HeartbeatEvent, HostHeartbeat, NetworkBindingOps, subjects } from '@nubo/contracts';
+import { Inject, Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
+import { HeartbeatEvent, HostHeartbeat, NetworkBindingOps, NetworkMigrationOps, subjects } from '@nubo/contracts';
 import { RpcServer } from '@nubo/messaging';
 import { DataSource } from 'typeorm';
 import { HostSync } from './host-sync';
 import { HOST_SYNC, PortBindingService } from './port-binding.service';
+import { PortMigrationService } from './port-migration.service';
 
 @Injectable()
 export class BindingHandlers implements OnModuleInit {
@@ -21,6 +22,7 @@ export class BindingHandlers implements OnModuleInit {
     @Inject(RpcServer) private readonly rpc: RpcServer,
     @Inject(PortBindingService) private readonly bindings: PortBindingService,
     @Inject(HOST_SYNC) private readonly hosts: HostSync,
+    @Optional() @Inject(PortMigrationService) private readonly migrations: PortMigrationService | null = null,
   ) {}
 
   onModuleInit(): void {
@@ -32,6 +34,12 @@ export class BindingHandlers implements OnModuleInit {
     this.rpc.handle(on(NetworkBindingOps.addresses.op), NetworkBindingOps.addresses, async (req) => ({
       servers: await this.bindings.addresses(Array.isArray(req?.serverIds) ? req.serverIds : []),
     }));
+    const migrations = this.migrations;
+    if (migrations) {
+      this.rpc.handle(on(NetworkMigrationOps.prepare.op), NetworkMigrationOps.prepare, (req, ctx) => migrations.prepare(req, ctx.requestId));
+      this.rpc.handle(on(NetworkMigrationOps.commit.op), NetworkMigrationOps.commit, (req, ctx) => migrations.commit(req, ctx.requestId));
+      this.rpc.handle(on(NetworkMigrationOps.abort.op), NetworkMigrationOps.abort, (req, ctx) => migrations.abort(req, ctx.requestId));
+    }
     this.rpc.onEvent(subjects.anyHeartbeat, HostHeartbeat, (hb) => this.onHeartbeat(hb));
   }
 
@@ -48,7 +56,12 @@ export class BindingHandlers implements OnModuleInit {
     );
     this.known.set(hb.hostId, key);
     if (!row.restarted && !row.moved) return;
-    const [bound] = await this.db.query(`SELECT 1 FROM network.ports WHERE binding_host_id = $1 AND device_id <> '' LIMIT 1`, [hb.hostId]);
+    // A live migration's destination counts (network.port_migrations): its copy of the ports is rebuilt too.
+    const [bound] = await this.db.query(
+      `SELECT 1 FROM network.ports WHERE device_id <> ''
+          AND (binding_host_id = $1 OR id IN (SELECT port_id FROM network.port_migrations WHERE destination_host_id = $1)) LIMIT 1`,
+      [hb.hostId],
+    );
     if (!bound) return;
     this.logger.log(`host ${hb.hostId} ${row.restarted ? 'restarted its agent' : 'moved its underlay address'}: pushing its data plane`);
     await this.hosts.pushAll([hb.hostId]);

@@ -29,7 +29,9 @@ export class DataplaneFollowUp {
     }
     if (!PUSH_HOSTS.has(collection)) return;
     const rows: Array<{ host: string }> = await this.db.query(
-      `SELECT DISTINCT binding_host_id AS host FROM network.ports WHERE binding_host_id <> '' AND device_owner LIKE 'compute:%'`,
+      // A live migration's destination too: its copy of the ports carries the same rules.
+      `SELECT DISTINCT binding_host_id AS host FROM network.ports WHERE binding_host_id <> '' AND device_owner LIKE 'compute:%'
+       UNION SELECT destination_host_id FROM network.port_migrations`,
     );
     await this.hosts.pushAll(
       rows.map((r) => r.host),

@@ -2,7 +2,8 @@
  * A host's whole desired tenant data plane (AgentNetworkOps.sync), read from the network schema:
  * the ports bound to it (with their addresses, pairs and the rules of their security groups,
  * remote groups expanded into their members' addresses), the networks of those ports, and per
- * network the underlay addresses of the other hosts with ports on it (VXLAN peers).
+ * network the underlay addresses of the other hosts with ports on it (VXLAN peers). A port being
+ * live-migrated (network.port_migrations) is on its destination as well, for its ports and peers.
  */
 import { HostNetworkState, NetworkPlan, PortPlan, RulePlan } from '@nubo/contracts';
 
@@ -45,7 +46,8 @@ export async function hostNetworkState(db: Db, hostId: string): Promise<HostNetw
             coalesce((SELECT array_agg(host(a.ip_address) ORDER BY a.ip_address) FROM network.ip_allocations a WHERE a.port_id = p.id), '{}') AS fixed_ips,
             coalesce((SELECT array_agg(g.security_group_id::text) FROM network.port_security_groups g WHERE g.port_id = p.id), '{}') AS groups
        FROM network.ports p
-      WHERE p.binding_host_id = $1 AND p.device_id <> '' AND p.admin_state_up
+      WHERE (p.binding_host_id = $1 OR p.id = ANY(ARRAY(SELECT m.port_id FROM network.port_migrations m WHERE m.destination_host_id = $1)))
+        AND p.device_id <> '' AND p.admin_state_up
       ORDER BY p.id`,
     [hostId],
   );
@@ -55,7 +57,8 @@ export async function hostNetworkState(db: Db, hostId: string): Promise<HostNetw
     `SELECT n.id, n.network_type, n.segmentation_id, n.mtu, n.physical_network,
             coalesce((SELECT array_agg(DISTINCT host(h.underlay_ip))
                         FROM network.ports o JOIN network.agent_hosts h ON h.host_id = o.binding_host_id
-                       WHERE o.network_id = n.id AND o.binding_host_id NOT IN ('', $2) AND o.device_id <> '' AND h.underlay_ip IS NOT NULL), '{}') AS peers
+                             OR h.host_id IN (SELECT m.destination_host_id FROM network.port_migrations m WHERE m.port_id = o.id)
+                       WHERE o.network_id = n.id AND h.host_id NOT IN ('', $2) AND o.device_id <> '' AND h.underlay_ip IS NOT NULL), '{}') AS peers
        FROM network.networks n WHERE n.id = ANY($1::uuid[]) ORDER BY n.id`,
     [networkIds, hostId],
   );

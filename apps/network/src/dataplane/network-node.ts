@@ -115,7 +115,9 @@ export class NetworkNode {
        SELECT n.id, n.project_id, n.mtu, n.network_type, n.segmentation_id, n.physical_network, n.id IN (SELECT id FROM dhcp) AS dhcp,
               coalesce((SELECT array_agg(DISTINCT host(h.underlay_ip) ORDER BY host(h.underlay_ip))
                           FROM network.ports p JOIN network.agent_hosts h ON h.host_id = p.binding_host_id
-                         WHERE p.network_id = n.id AND p.binding_host_id NOT IN ('', $1) AND h.underlay_ip IS NOT NULL), '{}') AS peers
+                               -- a live migration's destination too (network.port_migrations)
+                               OR h.host_id IN (SELECT m.destination_host_id FROM network.port_migrations m WHERE m.port_id = p.id)
+                         WHERE p.network_id = n.id AND h.host_id NOT IN ('', $1) AND h.underlay_ip IS NOT NULL), '{}') AS peers
          FROM network.networks n
         WHERE n.id IN (SELECT id FROM dhcp) OR n.id IN (SELECT network_id FROM routed)
         ORDER BY n.id`,

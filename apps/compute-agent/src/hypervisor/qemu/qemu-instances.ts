@@ -13,6 +13,7 @@ import { validateInstanceSpec } from '../instance-spec';
 import { InstancePaths, instancePaths } from './qemu-argv';
 import { causeOfShutdown, classifyExit, clearLastExit, foundDeadExit, readLastExit, writeLastExit } from './qemu-exit';
 import { MonitorPowerEvent, QemuMonitor, powerStateOf } from './qemu-monitor';
+import { isIncomingMigration } from './migration-markers';
 import { QemuExit, findQemuPids, isAlive, readPidfile, sleep, waitForExit } from './qemu-process';
 
 /** How long the end of a process waits for its exit status (Node reaps it as SIGCHLD arrives). */
@@ -86,7 +87,10 @@ export class QemuInstances {
     await this.starting.get(serverId)?.catch(() => undefined);
     const tracked = this.map.get(serverId);
     if (tracked) return tracked;
-    return existsSync(this.paths(serverId).dir) ? this.adopt(serverId) : undefined;
+    const dir = this.paths(serverId).dir;
+    // An incoming live migration's QEMU is not the server's until the migration finishes.
+    if (isIncomingMigration(dir)) return undefined;
+    return existsSync(dir) ? this.adopt(serverId) : undefined;
   }
 
   /** Tracks a freshly started QEMU of `spec`; `exitStatus` when this agent is its parent. */

@@ -16,6 +16,7 @@
  *   qemu-resize      cold resize, its confirm and revert (disk and spec kept aside meanwhile)
  *   image-cache      base images, downloaded once per host and checked; evicted when unused
  *   qemu-interfaces  NIC hot-plug and unplug (os-interface) and the stored spec's NICs
+ *   qemu-live-migration  live migration over QMP (source and destination sides)
  */
 import { Logger } from '@nestjs/common';
 import { BalloonInfo, ConflictError, InstanceSpec, InstanceStatus, NotFoundError, PowerState } from '@nubo/contracts';
@@ -59,11 +60,15 @@ import { QemuSnapshot } from './qemu-snapshot';
 import { QemuSuspend } from './qemu-suspend';
 import { QemuInterfaces } from './qemu-interfaces';
 import { NicSpec } from '@nubo/contracts';
+import { LiveMigrationOptions, QemuLiveMigration } from './qemu-live-migration';
+import { isIncomingMigration } from './migration-markers';
 
 export interface QemuDriverOptions extends QemuLauncherOptions {
   stateDir: string;
   /** Default: a cache in <stateDir>/images. */
   images?: ImageCache;
+  /** Listener ports and firewall table of incoming live migrations. */
+  migration?: LiveMigrationOptions;
 }
 
 export class QemuDriver implements HypervisorDriver {
@@ -80,6 +85,7 @@ export class QemuDriver implements HypervisorDriver {
   private readonly rebuilder: QemuRebuild;
   private readonly resizer: QemuResize;
   private readonly interfaces: QemuInterfaces;
+  readonly liveMigration: QemuLiveMigration;
 
   constructor(private readonly options: QemuDriverOptions) {
     this.images = options.images ?? new ImageCache({ dir: join(options.stateDir, 'images') });
@@ -92,6 +98,7 @@ export class QemuDriver implements HypervisorDriver {
     this.rebuilder = new QemuRebuild(this.instances, this.power, this.images);
     this.resizer = new QemuResize(this.instances, this.power);
     this.interfaces = new QemuInterfaces(this.instances, (op, instance) => this.power.requireMonitor(op, instance));
+    this.liveMigration = new QemuLiveMigration(this.instances, this.launcher, this.power, { netns: options.netns, ...options.migration });
   }
 
   get accelerator(): Accelerator {
@@ -252,6 +259,8 @@ export class QemuDriver implements HypervisorDriver {
     for (const name of names) {
       if (!isServerId(name)) {
         this.logger.warn(`adopt: ignoring ${name} in the instances directory (not a server id)`);
+      } else if (isIncomingMigration(this.instances.paths(name).dir)) {
+        this.logger.warn(`adopt: serverId=${name} is an unfinished incoming migration; left for its abort`);
       } else if (!this.instances.get(name)) {
         await this.suspender.reconcile(await this.instances.adopt(name));
       }

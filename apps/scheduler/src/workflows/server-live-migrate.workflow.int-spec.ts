@@ -1,0 +1,320 @@
+/**
+ * server.live-migrate against real PostgreSQL with the agents and the network service scripted:
+ * the calls made and their order, the claims (both hosts hold the server until the move, which
+ * commits host and allocations at once), the progress and convergence actions in the record, the
+ * rollback of a failure at each step, an admin's abort, and a re-run after a crash that resumes
+ * without redoing what was done.
+ */
+import { Logger } from '@nestjs/common';
+import { ConflictError, InternalError, MigrationStatusReply, TaskState, TimeoutError, VmState } from '@nubo/contracts';
+import { ServerEntity, createDataSource, getLiveMigration, insertLiveMigration, migrateLocked, recordAction } from '@nubo/database';
+import { Job } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { SchedulerConfig } from '../config';
+import { usageDrift } from '../placement/host-usage';
+import { PlacementService } from '../placement/placement.service';
+import { InstanceSpecBuilder } from './instance-spec.builder';
+import { PlacementInputBuilder } from './placement-input';
+import { LiveMigrateClaims } from './server-live-migrate-claims';
+import { LiveMigrationPoller } from './server-live-migrate-poll';
+import { LiveMigrationRpc } from './server-live-migrate-rpc';
+import { ServerLiveMigrateWorkflow } from './server-live-migrate.workflow';
+
+const url = process.env.NUBO_DATABASE_URL;
+const run = url ? describe : describe.skip;
+
+const flavor = { vcpus: 1, ramMb: 512, diskGb: 1, name: 'tiny' };
+type Call = { op: string; hostId: string; body?: Record<string, unknown> };
+type Step = () => Promise<unknown>;
+
+const progress = (phase: MigrationStatusReply['phase'], remaining = 100): MigrationStatusReply => ({
+  phase,
+  memory: { totalBytes: 1000, processedBytes: 1000 - remaining, remainingBytes: remaining },
+  disk: { totalBytes: 5000, processedBytes: 5000, remainingBytes: 0 },
+});
+
+run('ServerLiveMigrateWorkflow', () => {
+  const tag = randomUUID().slice(0, 8);
+  const src = `it-${tag}-src`;
+  const dst = `it-${tag}-dst`;
+  const full = `it-${tag}-full`;
+  let db: DataSource;
+  let calls: Call[];
+  let script: Record<string, Step[]>;
+  /** Runs on each status call (after the scripted reply is chosen): lets a test look at the rows mid-migration. */
+  let onStatus: (() => Promise<void>) | undefined;
+  let workflow: ServerLiveMigrateWorkflow;
+  let config: SchedulerConfig;
+
+  const job = (attemptsMade = 0, attempts = 8) => ({ id: `job-${randomUUID()}`, attemptsMade, opts: { attempts } }) as unknown as Job;
+
+  async function migrating(o: { requestedHost?: string; metadata?: Record<string, string> } = {}) {
+    const serverId = randomUUID();
+    const requestId = `req-${randomUUID()}`;
+    await db.query(
+      `INSERT INTO compute.servers (id, project_id, user_id, name, flavor_id, flavor, vm_state, task_state, power_state, request_id, host_id, metadata)
+       VALUES ($1, 'p-lm', 'u', $2, 'tiny', $3, 'active', 'migrating', 'running', 'req', $4, $5)`,
+      [serverId, `it-${tag}-${serverId}`, flavor, src, o.metadata ?? {}],
+    );
+    await db.query(`INSERT INTO compute.allocations (consumer_id, host_id, vcpus, ram_mb, disk_gb) VALUES ($1, $2, 1, 512, 1)`, [serverId, src]);
+    await db.query(`UPDATE compute.hosts SET used_vcpus = used_vcpus + 1, used_ram_mb = used_ram_mb + 512, used_disk_gb = used_disk_gb + 1, instances = instances + 1 WHERE id = $1`, [src]);
+    await recordAction(db, { serverId, projectId: 'p-lm', userId: 'u', action: 'live-migration', requestId });
+    const m = await insertLiveMigration(db, {
+      id: randomUUID(), serverId, projectId: 'p-lm', userId: 'u', sourceHost: src, requestedHost: o.requestedHost ?? dst, blockMigration: true,
+      flavorId: 'tiny', flavor, oldVmState: VmState.Active, requestId,
+    });
+    return { serverId, requestId, migrationId: m.id };
+  }
+
+  const server = async (id: string) => (await db.query(`SELECT host_id, vm_state, task_state FROM compute.servers WHERE id = $1`, [id]))[0];
+  const held = async (s: { serverId: string; migrationId: string }) =>
+    (
+      await db.query(
+        `SELECT CASE WHEN consumer_id = $1 THEN 'server' ELSE 'migration' END AS consumer, host_id FROM compute.allocations
+          WHERE consumer_id IN ($1, $2) ORDER BY 1`,
+        [s.serverId, s.migrationId],
+      )
+    ).map((r: { consumer: string; host_id: string }) => `${r.consumer}@${r.host_id === src ? 'src' : r.host_id === dst ? 'dst' : r.host_id}`);
+  const ops = () => calls.map((c) => `${c.op}@${c.hostId === src ? 'src' : c.hostId === dst ? 'dst' : c.hostId}`);
+
+  beforeAll(async () => {
+    Logger.overrideLogger(['error']);
+    db = createDataSource({ url: url!, schemas: ['compute'], applicationName: 'live-migrate-it', poolSize: 6 });
+    await db.initialize();
+    await migrateLocked(db);
+    for (const [id, ram, ip] of [
+      [src, 1048576, '10.99.0.1'],
+      [dst, 1048576, '10.99.0.2'],
+      [full, 256, '10.99.0.3'],
+    ] as const) {
+      await db.query(
+        `INSERT INTO compute.hosts (id, state, accelerator, vcpus, ram_mb, disk_gb, last_heartbeat_at, agent_started_at, underlay_ip)
+         VALUES ($1, 'up', 'kvm', 1024, $2, 100000, now(), now(), $3)`,
+        [id, ram, ip],
+      );
+    }
+  });
+
+  afterAll(async () => {
+    const hosts = [src, dst, full];
+    await db.query(`DELETE FROM compute.allocations WHERE host_id = ANY($1)`, [hosts]);
+    await db.query(`DELETE FROM compute.migrations WHERE source_host = $1`, [src]);
+    await db.query(`DELETE FROM compute.instance_actions WHERE project_id = 'p-lm'`);
+    await db.query(`DELETE FROM compute.servers WHERE name LIKE $1`, [`it-${tag}-%`]);
+    await db.query(`DELETE FROM compute.hosts WHERE id = ANY($1)`, [hosts]);
+    await db.destroy();
+  });
+
+  beforeEach(() => {
+    calls = [];
+    script = {};
+    onStatus = undefined;
+    const answer = async (op: string, hostId: string, body: Record<string, unknown> | undefined, fallback: () => unknown) => {
+      calls.push({ op, hostId, body });
+      const next = script[op]?.shift();
+      return next ? next() : fallback();
+    };
+    const rpc = {
+      prepare: (h: string, b: Record<string, unknown>) => answer('prepare', h, b, () => ({ port: 49152 })),
+      start: (h: string, b: Record<string, unknown>) => answer('start', h, b, () => ({})),
+      status: async (h: string) => {
+        const reply = await answer('status', h, undefined, () => progress('completed', 0));
+        await onStatus?.();
+        return reply;
+      },
+      adjust: (h: string, b: Record<string, unknown>) => answer('adjust', h, b, () => ({})),
+      cancel: (h: string) => answer('cancel', h, undefined, () => ({ cancelled: true })),
+      finish: (h: string) => answer('finish', h, undefined, () => ({})),
+      abortDestination: (h: string) => answer('abortDestination', h, undefined, () => ({ aborted: true })),
+      cleanupSource: (h: string) => answer('cleanupSource', h, undefined, () => ({ cleaned: true })),
+      network: (step: string, _serverId: string, h: string) => answer(`network-${step}`, h, undefined, () => ({ ports: 1 })),
+    } as unknown as LiveMigrationRpc;
+    const inputs = {
+      build: async (s: ServerEntity) => ({
+        attempt: 1,
+        input: { projectId: s.projectId, ...flavor, extraSpecs: {}, imageProperties: {}, availabilityZone: null, forcedHost: null, excludedHosts: [] },
+      }),
+    } as unknown as PlacementInputBuilder;
+    const specs = { build: async (s: ServerEntity) => ({ serverId: s.id }) } as unknown as InstanceSpecBuilder;
+    config = {
+      NUBO_LIVE_MIGRATION_POLL_MS: 5,
+      NUBO_LIVE_MIGRATION_CONVERGE_AFTER_MS: 60_000,
+      NUBO_LIVE_MIGRATION_DOWNTIME_STEPS: 2,
+      NUBO_LIVE_MIGRATION_DOWNTIME_MS: 300,
+      NUBO_LIVE_MIGRATION_TIMEOUT_MS: 60_000,
+      NUBO_LIVE_MIGRATION_MAX_BANDWIDTH_MIBS: 10_240,
+      NUBO_LIVE_MIGRATION_MULTIFD_CHANNELS: 2,
+    } as SchedulerConfig;
+    const placement = new PlacementService(db);
+    workflow = new ServerLiveMigrateWorkflow(db, new LiveMigrateClaims(db, placement, {}), rpc, inputs, specs, new LiveMigrationPoller(db, rpc, config), config);
+  });
+
+  afterEach(async () => {
+    expect(await usageDrift(db, `h.id IN ('${src}', '${dst}', '${full}')`)).toEqual([]);
+  });
+
+  it('claims the destination, migrates, and moves host and allocations at once', async () => {
+    const s = await migrating();
+    script.status = [async () => progress('active', 600), async () => progress('completed', 0)];
+    const during: string[][] = [];
+    onStatus = async () => {
+      during.push(await held(s));
+    };
+    await expect(workflow.run(s, job())).resolves.toBe('done');
+
+    expect(ops()).toEqual(['network-prepare@dst', 'prepare@dst', 'start@src', 'status@src', 'status@src', 'finish@dst', 'network-commit@dst', 'cleanupSource@src']);
+    // Both hosts held the server while it moved.
+    expect(during).toEqual([['migration@dst', 'server@src'], ['migration@dst', 'server@src']]);
+    expect(await held(s)).toEqual(['server@dst']);
+    expect(await server(s.serverId)).toEqual({ host_id: dst, vm_state: VmState.Active, task_state: null });
+    const m = (await getLiveMigration(db, s.migrationId))!;
+    expect(m).toMatchObject({ status: 'completed', destHost: dst, live: { step: 'committed' } });
+    expect(m.progress).toMatchObject({ phase: 'completed', memory: { totalBytes: 1000, remainingBytes: 0 }, disk: { totalBytes: 5000 } });
+    const prepare = calls.find((c) => c.op === 'prepare')!.body!;
+    expect(prepare).toMatchObject({ sourceAddress: '10.99.0.1', listenAddress: '10.99.0.2', block: true, channels: { multifdChannels: 2, postcopyAllowed: false } });
+    expect(calls.find((c) => c.op === 'start')!.body).toMatchObject({
+      destination: { address: '10.99.0.2', port: 49152 },
+      parameters: { downtimeLimitMs: 300, autoConverge: true, maxBandwidthBytesPerSec: 10_240 * 1024 * 1024 },
+    });
+    // A replay of the job finds the migration over.
+    await expect(workflow.run(s, job())).resolves.toBe('skipped');
+  });
+
+  it.each([
+    ['the destination prepare fails', { prepare: [async () => Promise.reject(new InternalError('no room for QEMU'))] }, ['network-prepare@dst', 'prepare@dst', 'abortDestination@dst', 'network-abort@dst'], 'no room for QEMU'],
+    ['the start fails', { start: [async () => Promise.reject(new InternalError('migrate refused'))] }, ['network-prepare@dst', 'prepare@dst', 'start@src', 'cancel@src', 'abortDestination@dst', 'network-abort@dst'], 'migrate refused'],
+    ['the status reports failed', { status: [async () => progress('active'), async () => ({ ...progress('failed'), error: 'socket closed' })] }, ['network-prepare@dst', 'prepare@dst', 'start@src', 'status@src', 'status@src', 'cancel@src', 'abortDestination@dst', 'network-abort@dst'], 'socket closed'],
+    ['the network prepare fails', { 'network-prepare': [async () => Promise.reject(new InternalError('no tap'))] }, ['network-prepare@dst', 'abortDestination@dst', 'network-abort@dst'], 'no tap'],
+  ])('rolls back when %s: the server stays on its source, the destination claim goes', async (_what, steps, expectedOps, outcome) => {
+    const s = await migrating();
+    script = steps as Record<string, Step[]>;
+    await expect(workflow.run(s, job(7))).resolves.toBe('failed');
+    expect(ops()).toEqual(expectedOps);
+    expect(await server(s.serverId)).toEqual({ host_id: src, vm_state: VmState.Active, task_state: null });
+    expect(await held(s)).toEqual(['server@src']);
+    expect(await getLiveMigration(db, s.migrationId)).toMatchObject({ status: 'error', live: { step: 'rolled-back', outcome } });
+  });
+
+  it('ends cancelled when an admin aborts while it runs', async () => {
+    const s = await migrating();
+    script.status = [async () => progress('active'), async () => progress('active'), async () => progress('active')];
+    onStatus = async () => {
+      await db.query(`UPDATE compute.migrations SET abort_requested_at = now() WHERE id = $1`, [s.migrationId]);
+    };
+    await expect(workflow.run(s, job())).resolves.toBe('done');
+    expect(ops()).toEqual(['network-prepare@dst', 'prepare@dst', 'start@src', 'status@src', 'cancel@src', 'abortDestination@dst', 'network-abort@dst']);
+    expect(await server(s.serverId)).toEqual({ host_id: src, vm_state: VmState.Active, task_state: null });
+    expect(await held(s)).toEqual(['server@src']);
+    expect(await getLiveMigration(db, s.migrationId)).toMatchObject({ status: 'cancelled', live: { outcome: 'aborted' } });
+  });
+
+  it('aborted before it started, it never starts', async () => {
+    const s = await migrating();
+    await db.query(`UPDATE compute.migrations SET abort_requested_at = now() WHERE id = $1`, [s.migrationId]);
+    await expect(workflow.run(s, job())).resolves.toBe('done');
+    expect(ops()).toEqual([]);
+    expect(await held(s)).toEqual(['server@src']);
+    expect(await getLiveMigration(db, s.migrationId)).toMatchObject({ status: 'cancelled' });
+  });
+
+  it('ends in error, nothing claimed, when the requested host cannot take the server', async () => {
+    const s = await migrating({ requestedHost: full });
+    await expect(workflow.run(s, job())).resolves.toBe('failed');
+    expect(ops()).toEqual([]);
+    expect(await server(s.serverId)).toEqual({ host_id: src, vm_state: VmState.Active, task_state: null });
+    const m = await getLiveMigration(db, s.migrationId);
+    expect(m).toMatchObject({ status: 'error', destHost: null });
+    expect(m!.live.outcome).toMatch(/RAM/i);
+  });
+
+  it('resumes after a crash without redoing the steps done', async () => {
+    const s = await migrating();
+    // The destination agent does not answer the first prepare: the job is retried (thrown), the record says where it got.
+    script.prepare = [async () => Promise.reject(new TimeoutError('no reply'))];
+    await expect(workflow.run(s, job(0))).rejects.toThrow('no reply');
+    expect(await getLiveMigration(db, s.migrationId)).toMatchObject({ status: 'preparing', live: { step: 'network-prepared' } });
+    expect(await held(s)).toEqual(['migration@dst', 'server@src']);
+    // The status poll dies too (the scheduler "crashes" mid-poll), then the next attempt completes.
+    script.status = [async () => progress('active'), async () => Promise.reject(new TimeoutError('scheduler died'))];
+    await expect(workflow.run(s, job(1))).rejects.toThrow('scheduler died');
+    expect(await getLiveMigration(db, s.migrationId)).toMatchObject({ status: 'running', live: { step: 'started' } });
+    await expect(workflow.run(s, job(2))).resolves.toBe('done');
+    expect(ops()).toEqual([
+      'network-prepare@dst', 'prepare@dst', // attempt 1
+      'prepare@dst', 'start@src', 'status@src', 'status@src', // attempt 2
+      'status@src', 'finish@dst', 'network-commit@dst', 'cleanupSource@src', // attempt 3
+    ]);
+    expect(await held(s)).toEqual(['server@dst']);
+    expect(await server(s.serverId)).toEqual({ host_id: dst, vm_state: VmState.Active, task_state: null });
+  });
+
+  it('steps the downtime limit up, then aborts at the timeout without post-copy', async () => {
+    Object.assign(config, { NUBO_LIVE_MIGRATION_CONVERGE_AFTER_MS: 20, NUBO_LIVE_MIGRATION_TIMEOUT_MS: 150 });
+    const s = await migrating();
+    script.status = Array.from({ length: 1000 }, () => async () => progress('active'));
+    await expect(workflow.run(s, job(7))).resolves.toBe('failed');
+    const adjusts = calls.filter((c) => c.op === 'adjust').map((c) => c.body!.downtimeLimitMs);
+    expect(adjusts).toEqual([600, 1200]);
+    expect(ops().slice(-3)).toEqual(['cancel@src', 'abortDestination@dst', 'network-abort@dst']);
+    const m = await getLiveMigration(db, s.migrationId);
+    expect(m).toMatchObject({ status: 'error', live: { actions: ['downtime-600', 'downtime-1200', 'abort-timeout'], downtimeStep: 2 } });
+    expect(m!.live.outcome).toMatch(/^timeout/);
+    expect(await server(s.serverId)).toEqual({ host_id: src, vm_state: VmState.Active, task_state: null });
+  });
+
+  it('goes post-copy when the server allows it, and is not aborted then', async () => {
+    Object.assign(config, { NUBO_LIVE_MIGRATION_CONVERGE_AFTER_MS: 20, NUBO_LIVE_MIGRATION_DOWNTIME_STEPS: 0 });
+    const s = await migrating({ metadata: { 'nubo:live_migration_postcopy': 'true' } });
+    let n = 0;
+    script.status = Array.from({ length: 1000 }, () => async () => {
+      const postcopy = calls.some((c) => c.op === 'adjust' && c.body!.startPostcopy);
+      return postcopy && ++n > 2 ? progress('completed', 0) : progress(postcopy ? 'postcopy-active' : 'active');
+    });
+    onStatus = async () => {
+      if (calls.some((c) => c.op === 'adjust')) await db.query(`UPDATE compute.migrations SET abort_requested_at = now() WHERE id = $1`, [s.migrationId]);
+    };
+    await expect(workflow.run(s, job())).resolves.toBe('done');
+    expect(calls.find((c) => c.op === 'prepare')!.body).toMatchObject({ channels: { postcopyAllowed: true } });
+    expect(ops()).not.toContain('cancel@src');
+    expect(await getLiveMigration(db, s.migrationId)).toMatchObject({ status: 'completed', live: { postcopy: true, actions: ['postcopy'] } });
+    expect(await server(s.serverId)).toMatchObject({ host_id: dst, task_state: null });
+  });
+
+  it('asks the destination to finish again while it has not yet seen the end of the stream', async () => {
+    const s = await migrating();
+    script.finish = [async () => Promise.reject(new ConflictError('has not completed here (active, running)'))];
+    await expect(workflow.run(s, job())).resolves.toBe('done');
+    expect(ops().filter((o) => o === 'finish@dst')).toHaveLength(2);
+    expect(await server(s.serverId)).toMatchObject({ host_id: dst, task_state: null });
+  });
+
+  it('keeps an anti-affinity group apart: a host with another member is refused', async () => {
+    const groupId = randomUUID();
+    const s = await migrating();
+    const other = randomUUID();
+    await db.query(`INSERT INTO compute.server_groups (id, project_id, user_id, name, policy) VALUES ($1, 'p-lm', 'u', $2, 'anti-affinity')`, [groupId, `it-${tag}-g`]);
+    await db.query(
+      `INSERT INTO compute.servers (id, project_id, user_id, name, flavor_id, flavor, vm_state, power_state, request_id, host_id)
+       VALUES ($1, 'p-lm', 'u', $2, 'tiny', $3, 'active', 'running', 'req', $4)`,
+      [other, `it-${tag}-${other}`, flavor, dst],
+    );
+    await db.query(`INSERT INTO compute.server_group_members (group_id, server_id) VALUES ($1, $2), ($1, $3)`, [groupId, s.serverId, other]);
+    try {
+      await expect(workflow.run(s, job())).resolves.toBe('failed');
+      expect(ops()).toEqual([]);
+      expect(await held(s)).toEqual(['server@src']);
+      expect((await getLiveMigration(db, s.migrationId))!.live.outcome).toMatch(/AntiAffinity/);
+    } finally {
+      await db.query(`DELETE FROM compute.server_groups WHERE id = $1`, [groupId]);
+    }
+  });
+
+  it('does nothing for a server that left the migrating state (deleted meanwhile)', async () => {
+    const s = await migrating();
+    await db.query(`UPDATE compute.servers SET task_state = $2 WHERE id = $1`, [s.serverId, TaskState.Deleting]);
+    await expect(workflow.run(s, job())).resolves.toBe('done');
+    expect(ops()).toEqual([]);
+    expect(await getLiveMigration(db, s.migrationId)).toMatchObject({ status: 'cancelled' });
+  });
+});

@@ -1,0 +1,157 @@
+/**
+ * Live migration of a running Linux guest (nubo-test under TCG) between two hosts of the e2e
+ * cloud, driven by the stock CLI and by the API, checked inside the guest (memwriter keeps
+ * counting with good checksums, a file written before the move is read back from the migrated
+ * disk), on the hosts (QEMU runs on the destination in its namespace, not on the source) and
+ * through the API (host, status, the migration record).
+ */
+import { OpenStackClient } from '@nubo/client';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { adminClient, demoClient, eventually, hostNumber, netnsOf, processAlive, qemuPid, qmpStatus } from '../support/cloud';
+import { openrcPath } from '../support/e2e-env';
+import { GUEST_READY, consoleOutput, lastMemwriterCounter, occurrences, testImageId, typeOnSerial, waitForConsole } from '../support/guest';
+import { openrcEnv } from '../support/openrc';
+
+jest.setTimeout(900_000);
+
+const run = promisify(execFile);
+const isRoot = process.getuid?.() === 0;
+const M1_TINY = '1';
+const REPORT = 'NUBO-MEMWRITER: counter';
+
+(isRoot ? describe : describe.skip)('live migration of the test guest', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'osc-lm-'));
+  const tag = Date.now().toString(36);
+  let admin: OpenStackClient;
+  let id = '';
+  let source: string;
+
+  const osc = (...args: string[]) =>
+    run('openstack', args, { env: { PATH: process.env.PATH!, HOME: dir, ...openrcEnv(openrcPath) }, timeout: 600_000 });
+  const hostOf = async () => (await admin.getServer(id))['OS-EXT-SRV-ATTR:host'] as string;
+  const log = () => consoleOutput(admin, id);
+  const migrateLive = (body: Record<string, unknown>, as = admin) => as.request('POST', `/compute/v2.1/servers/${id}/action`, { body: { 'os-migrateLive': body } });
+
+  /** The guest runs on `host` (QEMU alive in its namespace, running) and no longer on `from`. */
+  async function runsOn(host: string, from: string) {
+    const pid = qemuPid(host, id)!;
+    expect(processAlive(pid)).toBe(true);
+    expect(netnsOf(pid)).toBe(`nubo-e2e-h${hostNumber(host)}`);
+    expect(await qmpStatus(host, id)).toBe('running');
+    await eventually('the source QEMU to end', async () => {
+      const old = qemuPid(from, id);
+      return old === undefined || !processAlive(old);
+    });
+  }
+
+  /** The counter goes on past `before` with good checksums: the guest's RAM came along intact. */
+  async function keepsCounting(before: number) {
+    const after = await eventually('memwriter to report past the migration', async () => {
+      const c = lastMemwriterCounter(await log());
+      return c && c.counter > before && c;
+    }, 120_000);
+    expect(after.ok).toBe(true);
+  }
+
+  beforeAll(async () => {
+    admin = await adminClient();
+    const imageRef = await testImageId(admin);
+    id = await admin.createServer({ name: `lm-${tag}`, flavorRef: M1_TINY, imageRef });
+    source = (await admin.waitForStatus(id, 'ACTIVE', 300_000))['OS-EXT-SRV-ATTR:host'];
+    await waitForConsole(admin, id, GUEST_READY);
+    await typeOnSerial(source, id, `echo lm-${tag} > /mnt/boot/lm.txt && sync && memwriter 8 1 1 &`);
+    await waitForConsole(admin, id, REPORT, 2);
+  });
+
+  afterAll(async () => {
+    if (id) {
+      await admin.request('DELETE', `/compute/v2.1/servers/${id}`);
+      await admin.waitForGone(id, 120_000).catch(() => undefined);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses bad requests before anything moves', async () => {
+    const demo = await demoClient();
+    expect((await migrateLive({ host: null, block_migration: true, disk_over_commit: false }, demo)).status).toBe(404); // another project's server
+    const same = await migrateLive({ host: source, block_migration: true, disk_over_commit: false });
+    expect(same.status).toBe(400);
+    expect(JSON.stringify(same.body)).toContain('current host');
+    expect((await migrateLive({ host: 'no-such-host', block_migration: true, disk_over_commit: false })).status).toBe(400);
+    expect((await migrateLive({ host: null, block_migration: true })).status).toBe(400);
+    // Local disks cannot stay behind: Nova's shared-storage pre-check.
+    expect((await migrateLive({ host: null, block_migration: false, disk_over_commit: false })).status).toBe(400);
+    expect(await hostOf()).toBe(source);
+    expect((await admin.getServer(id))['OS-EXT-STS:task_state']).toBeNull();
+  });
+
+  it('openstack server migrate --live-migration --block-migration --wait moves the running guest', async () => {
+    const before = lastMemwriterCounter(await log())!.counter;
+    await osc('server', 'migrate', '--live-migration', '--block-migration', '--wait', id);
+    const server = await admin.getServer(id);
+    expect(server.status).toBe('ACTIVE');
+    expect(server['OS-EXT-STS:task_state']).toBeNull();
+    const dest = server['OS-EXT-SRV-ATTR:host'] as string;
+    expect(dest).not.toBe(source);
+    await runsOn(dest, source);
+    await keepsCounting(before);
+
+    // The disk came along: a file written before the move, read back past the page cache.
+    await typeOnSerial(dest, id, `sync; echo 3 > /proc/sys/vm/drop_caches; echo NUBO-LM""-READ $(cat /mnt/boot/lm.txt)`);
+    await waitForConsole(admin, id, `NUBO-LM-READ lm-${tag}`);
+
+    const { migrations } = await admin.call('GET', `/compute/v2.1/os-migrations?instance_uuid=${id}`, 200);
+    expect(migrations).toHaveLength(1);
+    expect(migrations[0]).toMatchObject({ status: 'completed', source_compute: source, dest_compute: dest, instance_uuid: id });
+    const { stdout } = await osc('server', 'migration', 'list', '--server', id, '-f', 'json');
+    expect(JSON.parse(stdout)).toEqual([expect.objectContaining({ Status: 'completed', 'Source Compute': source, 'Dest Compute': dest })]);
+    // Nothing in progress any more.
+    expect((await admin.call('GET', `/compute/v2.1/servers/${id}/migrations`, 200)).migrations).toEqual([]);
+  });
+
+  it('moves back to the host an admin names (the API at 2.1), the guest still counting', async () => {
+    const from = await hostOf();
+    const before = lastMemwriterCounter(await log())!.counter;
+    expect((await migrateLive({ host: source, block_migration: true, disk_over_commit: false })).status).toBe(202);
+    expect((await admin.getServer(id)).status).toBe('MIGRATING');
+    // A second request meanwhile: 409.
+    expect((await migrateLive({ host: null, block_migration: true, disk_over_commit: false })).status).toBe(409);
+    await eventually('ACTIVE on the named host', async () => {
+      const s = await admin.getServer(id);
+      return s.status === 'ACTIVE' && s['OS-EXT-STS:task_state'] === null && s['OS-EXT-SRV-ATTR:host'] === source;
+    }, 600_000);
+    await runsOn(source, from);
+    await keepsCounting(before);
+    expect(occurrences(await log(), 'NUBO-MEMWRITER: started')).toBeLessThanOrEqual(1);
+    const { migrations } = await admin.call('GET', `/compute/v2.1/os-migrations?instance_uuid=${id}&status=completed`, 200);
+    expect(migrations).toHaveLength(2);
+  });
+
+  it('a completed migration is no longer shown, aborted or forced; members may not touch migrations', async () => {
+    const { migrations } = await admin.call('GET', `/compute/v2.1/os-migrations?instance_uuid=${id}`, 200);
+    const n = migrations[0].id;
+    expect((await admin.request('GET', `/compute/v2.1/servers/${id}/migrations/${n}`)).status).toBe(404);
+    expect((await admin.request('DELETE', `/compute/v2.1/servers/${id}/migrations/${n}`)).status).toBe(409);
+    const force = await admin.request('POST', `/compute/v2.1/servers/${id}/migrations/${n}/action`, { body: { force_complete: null } });
+    expect(force.status).toBe(409);
+
+    const demo = await demoClient();
+    expect((await demo.request('GET', '/compute/v2.1/os-migrations')).status).toBe(403);
+    const own = await demo.createServer({ name: `lm-member-${tag}`, flavorRef: M1_TINY });
+    try {
+      await demo.waitForStatus(own, 'ACTIVE', 300_000);
+      const refused = await demo.request('POST', `/compute/v2.1/servers/${own}/action`, {
+        body: { 'os-migrateLive': { host: null, block_migration: true, disk_over_commit: false } },
+      });
+      expect(refused.status).toBe(403);
+      expect((await demo.request('GET', `/compute/v2.1/servers/${own}/migrations`)).status).toBe(403);
+    } finally {
+      await demo.request('DELETE', `/compute/v2.1/servers/${own}`);
+      await demo.waitForGone(own, 120_000).catch(() => undefined);
+    }
+  });
+});
