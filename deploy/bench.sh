@@ -11,7 +11,8 @@ else
   export NUBO_STATE_DIR=${NUBO_BENCH_STATE_DIR:-/tmp/nubo-bench}
   export NUBO_PG_PORT=55434 NUBO_REDIS_PORT=56381 NUBO_NATS_PORT=54224
 fi
-export NUBO_CLOUD_NAME=nubo-bench NUBO_API_PORT=28080 NUBO_HEALTH_PORT_BASE=28780 NUBO_LOG_LEVEL=warn
+# NUBO_BENCH_CLOUD_NAME: another name for the bench's cloud (namespaces, agents' host ids).
+export NUBO_CLOUD_NAME=${NUBO_BENCH_CLOUD_NAME:-nubo-bench} NUBO_API_PORT=28080 NUBO_HEALTH_PORT_BASE=28780 NUBO_LOG_LEVEL=warn
 source "$(dirname "$0")/lib.sh"
 # The API benchmark measures the control plane, not VM boots: its hosts run the fake driver.
 case "$name" in api) export NUBO_AGENT_DRIVER=${NUBO_AGENT_DRIVER:-fake} NUBO_HOST_VCPUS=16 ;; esac
@@ -50,4 +51,12 @@ cleanup() {
 }
 trap cleanup EXIT
 set -a; eval "$(grep -v '^#' "$NUBO_STATE_DIR/cloud.env")"; source <(grep '^export' "$NUBO_STATE_DIR/openrc" | sed 's/^export //'); set +a
+if [ "$name" = migration ]; then
+  # It starts QEMUs of its own: when interrupted, the bench stops them (its SIGTERM handler), then
+  # the EXIT trap takes the cloud down (bash runs traps only between commands: node in background).
+  node "$NUBO_ROOT/dist/test/bench/migration.bench.js" & bench_pid=$!
+  trap 'kill -TERM $bench_pid 2>/dev/null; wait $bench_pid; exit 130' INT TERM
+  wait $bench_pid
+  exit
+fi
 node "$NUBO_ROOT/dist/test/bench/$name.bench.js"

@@ -33,6 +33,7 @@ import { ServerInterfacesController } from './compute/server-interfaces/server-i
 import { ServerInterfacesService } from './compute/server-interfaces/server-interfaces.service';
 import { SECURITY_GROUP_CONTROLLERS, SECURITY_GROUP_PROVIDERS } from './compute/security-groups';
 import { ServersController } from './compute/servers.controller';
+import { ServerTagsController } from './compute/server-tags.controller';
 import { ServerActionService } from './compute/server-action.service';
 import { ServerConsoleService } from './compute/server-console.service';
 import { ServerSnapshotService } from './compute/server-snapshot.service';
@@ -55,8 +56,11 @@ import { TokenService } from './identity/token.service';
 import { NuboController } from './nubo/nubo.controller';
 import { DomainXmlController } from './nubo/domain-xml.controller';
 import { HostTraitsController } from './nubo/host-traits.controller';
+import { HostDrainController } from './nubo/host-drain.controller';
+import { HostDrainService } from './nubo/host-drain.service';
 import { BalloonController } from './nubo/balloon.controller';
 import { PlacementController } from './nubo/placement.controller';
+import { MigrationPreflightController } from './nubo/migration-preflight.controller';
 import { ProxyController } from './proxy/proxy.controller';
 import { GlanceController } from './image/glance.controller';
 import { GlanceMembersController } from './image/glance-members.controller';
@@ -88,6 +92,7 @@ export class ApiModule implements NestModule {
         NetworkQuotasController,
         ...NEUTRON_CONTROLLERS,
         ServersController,
+        ServerTagsController,
         InstanceActionsController,
         MigrationsController,
         ServerInterfacesController,
@@ -99,8 +104,10 @@ export class ApiModule implements NestModule {
         NuboController,
         DomainXmlController,
         HostTraitsController,
+        HostDrainController,
         BalloonController,
         PlacementController,
+        MigrationPreflightController,
         HealthController,
       ],
       providers: [
@@ -135,6 +142,7 @@ export class ApiModule implements NestModule {
         ServerRebuildService,
         ServerResizeService,
         LiveMigrationService,
+        HostDrainService,
         QuotaService,
         GroupsService,
         KeypairsService,

@@ -1,8 +1,10 @@
-/** Nova os-instance-actions: the action log of a server; step events for admins. */
+/** Nova os-instance-actions: the action log of a server; step events for admins; from 2.21 also of a deleted server. */
 import { Controller, Get, Inject, Param } from '@nestjs/common';
 import { NotFoundError } from '@nubo/contracts';
 import { DataSource } from 'typeorm';
 import { Auth, AuthContext } from '../common/auth-context';
+import { isUuid } from '../common/validation';
+import { ComputeVersion, atLeast } from './microversion';
 import { ServersService } from './servers.service';
 
 const time = (d: Date | null) => (d ? new Date(d).toISOString().replace('Z', '') : null);
@@ -15,8 +17,8 @@ export class InstanceActionsController {
   ) {}
 
   @Get()
-  async list(@Param('serverId') serverId: string, @Auth() auth: AuthContext): Promise<unknown> {
-    const server = await this.servers.get(serverId, auth);
+  async list(@Param('serverId') serverId: string, @Auth() auth: AuthContext, @ComputeVersion() version: string): Promise<unknown> {
+    const server = await this.serverOf(serverId, auth, version);
     const rows: Array<Record<string, any>> = await this.db.query(
       `SELECT * FROM compute.instance_actions WHERE server_id = $1 ORDER BY start_time DESC, id DESC`,
       [server.id],
@@ -25,8 +27,13 @@ export class InstanceActionsController {
   }
 
   @Get(':requestId')
-  async show(@Param('serverId') serverId: string, @Param('requestId') requestId: string, @Auth() auth: AuthContext): Promise<unknown> {
-    const server = await this.servers.get(serverId, auth);
+  async show(
+    @Param('serverId') serverId: string,
+    @Param('requestId') requestId: string,
+    @Auth() auth: AuthContext,
+    @ComputeVersion() version: string,
+  ): Promise<unknown> {
+    const server = await this.serverOf(serverId, auth, version);
     const [row]: Array<Record<string, any>> = await this.db.query(
       `SELECT * FROM compute.instance_actions WHERE server_id = $1 AND request_id = $2`,
       [server.id, requestId],
@@ -47,6 +54,14 @@ export class InstanceActionsController {
       }));
     }
     return { instanceAction: action };
+  }
+
+  /** The server, or from 2.21 a deleted one whose row remains (read_deleted='yes' in Nova). */
+  private async serverOf(id: string, auth: AuthContext, version: string): Promise<{ id: string }> {
+    if (!atLeast(version, '2.21')) return this.servers.get(id, auth);
+    const [row]: Array<{ id: string; project_id: string }> = isUuid(id) ? await this.db.query(`SELECT id, project_id FROM compute.servers WHERE id = $1`, [id]) : [];
+    if (!row || (row.project_id !== auth.projectId && !auth.isAdmin)) throw new NotFoundError(`Instance ${id} could not be found.`);
+    return row;
   }
 
   private view(r: Record<string, any>) {

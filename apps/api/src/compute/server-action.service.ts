@@ -19,6 +19,7 @@ import { ServerSnapshotService } from './server-snapshot.service';
 import { ServersService } from './servers.service';
 import { ServerSecurityGroupsService } from './security-groups/server-security-groups.service';
 import { LiveMigrationService } from './migrations/live-migration.service';
+import { CRASH_DUMP_ACTION, parseCrashDump, triggerCrashDump } from './server-crash-dump';
 
 /**
  * What the controller answers: 202 and nothing (power actions, resize, revertResize), 204 and
@@ -47,7 +48,7 @@ export class ServerActionService {
     @Inject(LiveMigrationService) private readonly liveMigrations: LiveMigrationService,
   ) {}
 
-  async act(id: string, body: unknown, auth: AuthContext, requestId: string): Promise<ActionResult> {
+  async act(id: string, body: unknown, auth: AuthContext, requestId: string, version = '2.1'): Promise<ActionResult> {
     const server = await this.servers.get(id, auth);
     const name = actionName(body);
     const action = body as Record<string, unknown>;
@@ -58,13 +59,18 @@ export class ServerActionService {
     if (name === CREATE_IMAGE_ACTION) {
       return { status: 202, imageId: await this.snapshots.createImage(server, parseCreateImage(action), auth, requestId) };
     }
-    if (name === REBUILD_ACTION) return { status: 202, ...(await this.rebuilds.rebuild(server, parseRebuild(action), auth, requestId)) };
+    if (name === REBUILD_ACTION) return { status: 202, ...(await this.rebuilds.rebuild(server, parseRebuild(action, version), auth, requestId)) };
     const resize = await this.resizes.act(name, action, server, auth, requestId);
     if (resize) return resize;
     const groups = await this.securityGroups.act(name, action, server, auth, requestId);
     if (groups) return groups;
-    const live = await this.liveMigrations.act(name, action, server, auth, requestId);
+    const live = await this.liveMigrations.act(name, action, server, auth, requestId, version);
     if (live) return live;
+    if (name === CRASH_DUMP_ACTION) {
+      parseCrashDump(action, version);
+      await triggerCrashDump(this.db, server, { userId: auth.userId, requestId });
+      return { status: 202 };
+    }
     const rule = parseAction(body);
     const claimed = await this.db.transaction(async (tx) => {
       const result = await tx.query(

@@ -1,6 +1,8 @@
 /** GET /servers[/detail] query parameters, parsed into a SQL WHERE clause with bind values. */
 import { VmState, ValidationError } from '@nubo/contracts';
 import { isUuid } from '../common/validation';
+import { atLeast } from './microversion';
+import { tagFilters } from './server-tags';
 
 const STATUS_TO_VM_STATE: Record<string, VmState> = {
   ACTIVE: VmState.Active,
@@ -26,6 +28,7 @@ const isTrue = (v: unknown) => v !== undefined && ['1', 'true', 'True', 'yes', '
 export function parseServerListQuery(
   q: Record<string, unknown>,
   auth: { projectId: string; isAdmin: boolean },
+  version = '2.1',
 ): ServerListQuery {
   const where = ['s.deleted_at IS NULL'];
   const params: unknown[] = [];
@@ -64,6 +67,8 @@ export function parseServerListQuery(
     if (Number.isNaN(Date.parse(since))) throw new ValidationError(`Invalid changes-since value: ${since}`, 'changes-since');
     where.push(`s.updated_at >= ${bind(new Date(since))}`);
   }
+
+  if (atLeast(version, '2.26')) where.push(...tagFilters(one, bind));
 
   const rawLimit = one('limit');
   let limit = MAX_LIMIT;

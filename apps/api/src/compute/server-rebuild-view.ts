@@ -4,15 +4,16 @@
  * plus the admin password (CONF.api.enable_instance_password, on by default).
  */
 import { ServerEntity } from '@nubo/database';
-import { serverView } from './server-view';
+import { serverView, versionedServerFields } from './server-view';
 
 const REBUILD_KEYS = [
   'id', 'name', 'status', 'tenant_id', 'user_id', 'metadata', 'hostId', 'image', 'flavor', 'created', 'updated',
   'addresses', 'accessIPv4', 'accessIPv6', 'links', 'OS-DCF:diskConfig', 'progress', 'fault',
 ];
 
-export function rebuildServerView(s: ServerEntity, baseUrl: string, adminPass: string, addresses?: Record<string, unknown>): Record<string, unknown> {
+/** `version`: 2.9 adds locked, 2.19 description, 2.26 tags. */
+export function rebuildServerView(s: ServerEntity, baseUrl: string, adminPass: string, addresses?: Record<string, unknown>, version = '2.1'): Record<string, unknown> {
   const full = serverView(s, { baseUrl, isAdmin: false, addresses });
   const view = Object.fromEntries(REBUILD_KEYS.filter((k) => k in full).map((k) => [k, full[k]]));
-  return { ...view, adminPass };
+  return { ...view, ...versionedServerFields(s, version), adminPass };
 }

@@ -39,9 +39,10 @@ export class ServerRebuildService {
     const claimed = await this.db.transaction(async (tx) => {
       const result = await tx.query(
         `UPDATE compute.servers SET task_state = $2, image_ref = $4, name = COALESCE($5, name),
-                metadata = COALESCE($6::jsonb, metadata), updated_at = now()
+                metadata = COALESCE($6::jsonb, metadata), description = CASE WHEN $7 THEN $8 ELSE description END, updated_at = now()
           WHERE id = $1 AND deleted_at IS NULL AND task_state IS NULL AND vm_state = ANY($3) AND host_id IS NOT NULL`,
-        [server.id, TaskState.Rebuilding, REBUILD_FROM, request.imageRef, request.name ?? null, request.metadata ? JSON.stringify(request.metadata) : null],
+        [server.id, TaskState.Rebuilding, REBUILD_FROM, request.imageRef, request.name ?? null, request.metadata ? JSON.stringify(request.metadata) : null,
+          request.description !== undefined, request.description ?? null],
       );
       if (result[1] !== 1) return false;
       await recordAction(tx, { serverId: server.id, projectId: server.projectId, userId: auth.userId, action: REBUILD_ACTION, requestId });
@@ -60,8 +61,8 @@ export class ServerRebuildService {
     } catch (error) {
       // Not queued: the server gets back what it had, so nothing is half-changed.
       await this.db.query(
-        `UPDATE compute.servers SET task_state = NULL, image_ref = $3, name = $4, metadata = $5::jsonb WHERE id = $1 AND task_state = $2`,
-        [server.id, TaskState.Rebuilding, server.imageRef, server.name, JSON.stringify(server.metadata)],
+        `UPDATE compute.servers SET task_state = NULL, image_ref = $3, name = $4, metadata = $5::jsonb, description = $6 WHERE id = $1 AND task_state = $2`,
+        [server.id, TaskState.Rebuilding, server.imageRef, server.name, JSON.stringify(server.metadata), server.description ?? null],
       );
       this.logger.error(`could not enqueue the rebuild of ${server.id}: ${(error as Error).message}`);
       throw new TimeoutError('The job queue is unavailable; the rebuild was not started. Try again.');

@@ -7,6 +7,8 @@ import { ValidationError, VmState } from '@nubo/contracts';
 import { randomInt } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { invalid, isUuid, onlyKeys, optionalString, requireObject, requireString } from '../common/validation';
+import { atLeast } from './microversion';
+import { parseServerDescription } from './server-tags';
 
 export const REBUILD_ACTION = 'rebuild';
 
@@ -20,6 +22,8 @@ export interface RebuildRequest {
   /** Replaces the server's metadata when given (Nova's instance.update(metadata=...)). */
   metadata?: Record<string, string>;
   preserveEphemeral: boolean;
+  /** Microversion 2.19: replaces the description (null clears it) when given. */
+  description?: string | null;
 }
 
 const KEYS = ['name', 'imageRef', 'adminPass', 'metadata', 'preserve_ephemeral', 'OS-DCF:diskConfig', 'accessIPv4', 'accessIPv6', 'personality'];
@@ -28,9 +32,10 @@ const TRUE = new Set<unknown>([true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'o
 const FALSE = new Set<unknown>([false, 'False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no']);
 
 /** {"rebuild": {"imageRef": "<uuid>", ...}} */
-export function parseRebuild(body: Record<string, unknown>): RebuildRequest {
+export function parseRebuild(body: Record<string, unknown>, version = '2.1'): RebuildRequest {
   const action = requireObject(body[REBUILD_ACTION], REBUILD_ACTION);
-  onlyKeys(action, REBUILD_ACTION, KEYS);
+  onlyKeys(action, REBUILD_ACTION, atLeast(version, '2.19') ? [...KEYS, 'description'] : KEYS);
+  const description = parseServerDescription(action);
   const imageRef = requireString(action, 'imageRef');
   if (!isUuid(imageRef)) invalid('imageRef', imageRef, `'${imageRef}' is not a 'uuid'`);
   const name = action.name === undefined ? undefined : requireString(action, 'name', { min: 1, max: 255, trimmed: true });
@@ -51,7 +56,7 @@ export function parseRebuild(body: Record<string, unknown>): RebuildRequest {
   if (action.personality !== undefined && !(Array.isArray(action.personality) && action.personality.length === 0)) {
     throw new ValidationError('Invalid input for field/attribute personality. Nubo injects no files into guests.', 'personality');
   }
-  return { imageRef: imageRef.toLowerCase(), name, adminPass, metadata, preserveEphemeral: TRUE.has(preserve) };
+  return { imageRef: imageRef.toLowerCase(), name, adminPass, metadata, preserveEphemeral: TRUE.has(preserve), ...(description !== undefined ? { description } : {}) };
 }
 
 function parseMetadata(value: unknown): Record<string, string> {

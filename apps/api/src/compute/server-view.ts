@@ -3,6 +3,7 @@ import { PowerState, TaskState, VmState } from '@nubo/contracts';
 import { ServerEntity } from '@nubo/database';
 import { createHash } from 'node:crypto';
 import { serverZone } from './availability-zones/zones';
+import { atLeast } from './microversion';
 
 const STATUS: Record<VmState, string> = {
   [VmState.Building]: 'BUILD',
@@ -71,14 +72,36 @@ export function createdServerView(baseUrl: string, id: string, securityGroups?: 
   return { server: { id, links: serverLinks(baseUrl, id), 'OS-DCF:diskConfig': 'MANUAL', security_groups: groups } };
 }
 
+export interface ServerViewOptions {
+  baseUrl: string;
+  isAdmin: boolean;
+  addresses?: Record<string, unknown>;
+  securityGroups?: Array<{ name: string }>;
+  /** The negotiated microversion; absent: 2.1. */
+  version?: string;
+  /** Nova's host_status of the server's host (2.16, admins): UP, DOWN, MAINTENANCE, UNKNOWN or "". */
+  hostStatus?: string;
+}
+
+/** Nova's instance hostname: the display name made DNS-safe (nova.utils.sanitize_hostname). */
+export function sanitizeHostname(name: string): string {
+  const h = name
+    .toLowerCase()
+    .replace(/[ _]/g, '-')
+    .replace(/[^\w.-]+/g, '')
+    .replace(/^[.-]+|[.-]+$/g, '')
+    .slice(0, 63);
+  return h || 'server';
+}
+
 /**
  * `addresses`: Nova's addresses of the server (servers/server-addresses.ts); absent: none.
  * `securityGroups`: the groups on its ports (security-groups/); none: no key, as in Nova.
+ * Microversions: 2.3 more OS-EXT-SRV-ATTR (admins), 2.9 locked, 2.16 host_status (admins),
+ * 2.19 description, 2.26 tags.
  */
-export function serverView(
-  s: ServerEntity,
-  o: { baseUrl: string; isAdmin: boolean; addresses?: Record<string, unknown>; securityGroups?: Array<{ name: string }> },
-) {
+export function serverView(s: ServerEntity, o: ServerViewOptions) {
+  const version = o.version ?? '2.1';
   const view: Record<string, unknown> = {
     id: s.id,
     name: s.name,
@@ -114,7 +137,18 @@ export function serverView(
     view['OS-EXT-SRV-ATTR:host'] = s.hostId;
     view['OS-EXT-SRV-ATTR:hypervisor_hostname'] = s.hostId;
     view['OS-EXT-SRV-ATTR:instance_name'] = `nubo-${s.id}`;
+    if (atLeast(version, '2.3')) {
+      view['OS-EXT-SRV-ATTR:reservation_id'] = `r-${s.id.replace(/-/g, '').slice(0, 8)}`;
+      view['OS-EXT-SRV-ATTR:launch_index'] = 0;
+      view['OS-EXT-SRV-ATTR:hostname'] = sanitizeHostname(s.name);
+      view['OS-EXT-SRV-ATTR:kernel_id'] = '';
+      view['OS-EXT-SRV-ATTR:ramdisk_id'] = '';
+      view['OS-EXT-SRV-ATTR:root_device_name'] = '/dev/vda';
+      view['OS-EXT-SRV-ATTR:user_data'] = null;
+    }
+    if (atLeast(version, '2.16')) view.host_status = o.hostStatus ?? '';
   }
+  Object.assign(view, versionedServerFields(s, version));
   return view;
 }
 
@@ -127,4 +161,13 @@ export function faultView(s: Pick<ServerEntity, 'fault' | 'vmState'>, isAdmin: b
   if (!s.fault || (s.vmState !== VmState.Error && s.vmState !== VmState.Stopped)) return undefined;
   const { details, ...shown } = s.fault as typeof s.fault & { details?: string };
   return isAdmin && details ? { ...shown, details } : shown;
+}
+
+/** The fields later microversions add to every server body (show, list, update, rebuild). */
+export function versionedServerFields(s: Pick<ServerEntity, 'description' | 'tags'>, version: string): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  if (atLeast(version, '2.9')) fields.locked = false; // Nubo has no lock action: never locked
+  if (atLeast(version, '2.19')) fields.description = s.description ?? null;
+  if (atLeast(version, '2.26')) fields.tags = [...(s.tags ?? [])];
+  return fields;
 }

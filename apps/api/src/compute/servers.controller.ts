@@ -1,8 +1,12 @@
 /** Nova servers: create, list (filters, pagination), show, update, actions, delete. */
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
+import { ServerEntity } from '@nubo/database';
+import { DataSource } from 'typeorm';
 import { Auth, AuthContext, RequestId } from '../common/auth-context';
 import { API_CONFIG, ApiConfig, publicUrl } from '../config';
+import { ComputeVersion, atLeast } from './microversion';
+import { hostStatusFor, loadHostStatuses } from './server-host-status';
 import { createdServerView, serverLinks, serverView } from './server-view';
 import { ServerActionService } from './server-action.service';
 import { rebuildServerView } from './server-rebuild-view';
@@ -16,7 +20,27 @@ export class ServersController {
     @Inject(ServerActionService) private readonly actions: ServerActionService,
     @Inject(API_CONFIG) private readonly config: ApiConfig,
     @Inject(ServerSecurityGroupsService) private readonly securityGroups: ServerSecurityGroupsService,
+    @Inject(DataSource) private readonly db: DataSource,
   ) {}
+
+  /** Server bodies at the negotiated version (host_status from 2.16, for admins only). */
+  private async views(servers: ServerEntity[], auth: AuthContext, requestId: string, version: string) {
+    const [addresses, groups, statuses] = await Promise.all([
+      this.servers.addresses(servers, requestId),
+      this.securityGroups.namesOf(servers.map((s) => s.id), auth, requestId),
+      auth.isAdmin && atLeast(version, '2.16') ? loadHostStatuses(this.db, servers.map((s) => s.hostId)) : Promise.resolve(new Map()),
+    ]);
+    return servers.map((s) =>
+      serverView(s, {
+        baseUrl: publicUrl(this.config),
+        isAdmin: auth.isAdmin,
+        addresses: addresses.get(s.id),
+        securityGroups: groups.get(s.id),
+        version,
+        hostStatus: hostStatusFor(statuses, s.hostId),
+      }),
+    );
+  }
 
   /** Nova's pagination link: the same query with marker = the last id of this page. */
   private withNextLink(body: Record<string, unknown>, path: string, query: Record<string, unknown>, next?: string) {
@@ -29,48 +53,47 @@ export class ServersController {
 
   @Post()
   @HttpCode(202)
-  async create(@Body() body: unknown, @Auth() auth: AuthContext, @RequestId() requestId: string): Promise<unknown> {
-    const request = this.servers.parseCreate(body);
+  async create(@Body() body: unknown, @Auth() auth: AuthContext, @RequestId() requestId: string, @ComputeVersion() version: string): Promise<unknown> {
+    const request = this.servers.parseCreate(body, version);
     const server = await this.servers.create(request, auth, requestId);
     return createdServerView(publicUrl(this.config), server.id, request.securityGroups);
   }
 
   @Get()
-  async list(@Auth() auth: AuthContext, @Query() query: Record<string, unknown>): Promise<unknown> {
-    const page = await this.servers.list(query, auth);
+  async list(@Auth() auth: AuthContext, @Query() query: Record<string, unknown>, @ComputeVersion() version: string): Promise<unknown> {
+    const page = await this.servers.list(query, auth, version);
     const servers = page.servers.map((s) => ({ id: s.id, name: s.name, links: serverLinks(publicUrl(this.config), s.id) }));
     return this.withNextLink({ servers }, 'servers', query, page.next);
   }
 
   @Get('detail')
-  async detail(@Auth() auth: AuthContext, @Query() query: Record<string, unknown>, @RequestId() requestId: string): Promise<unknown> {
-    const page = await this.servers.list(query, auth);
-    const [addresses, groups] = await Promise.all([
-      this.servers.addresses(page.servers, requestId),
-      this.securityGroups.namesOf(page.servers.map((s) => s.id), auth, requestId),
-    ]);
-    const servers = page.servers.map((s) =>
-      serverView(s, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin, addresses: addresses.get(s.id), securityGroups: groups.get(s.id) }),
-    );
+  async detail(
+    @Auth() auth: AuthContext,
+    @Query() query: Record<string, unknown>,
+    @RequestId() requestId: string,
+    @ComputeVersion() version: string,
+  ): Promise<unknown> {
+    const page = await this.servers.list(query, auth, version);
+    const servers = await this.views(page.servers, auth, requestId, version);
     return this.withNextLink({ servers }, 'servers/detail', query, page.next);
   }
 
   @Get(':id')
-  async show(@Param('id') id: string, @Auth() auth: AuthContext, @RequestId() requestId: string): Promise<unknown> {
+  async show(@Param('id') id: string, @Auth() auth: AuthContext, @RequestId() requestId: string, @ComputeVersion() version: string): Promise<unknown> {
     const server = await this.servers.get(id, auth);
-    const [addresses, groups] = await Promise.all([this.servers.addresses([server], requestId), this.securityGroups.namesOf([server.id], auth, requestId)]);
-    return {
-      server: serverView(server, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin, addresses: addresses.get(server.id), securityGroups: groups.get(server.id) }),
-    };
+    return { server: (await this.views([server], auth, requestId, version))[0] };
   }
 
   @Put(':id')
-  async update(@Param('id') id: string, @Body() body: unknown, @Auth() auth: AuthContext, @RequestId() requestId: string): Promise<unknown> {
-    const server = await this.servers.rename(id, body, auth);
-    const [addresses, groups] = await Promise.all([this.servers.addresses([server], requestId), this.securityGroups.namesOf([server.id], auth, requestId)]);
-    return {
-      server: serverView(server, { baseUrl: publicUrl(this.config), isAdmin: auth.isAdmin, addresses: addresses.get(server.id), securityGroups: groups.get(server.id) }),
-    };
+  async update(
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Auth() auth: AuthContext,
+    @RequestId() requestId: string,
+    @ComputeVersion() version: string,
+  ): Promise<unknown> {
+    const server = await this.servers.rename(id, body, auth, version);
+    return { server: (await this.views([server], auth, requestId, version))[0] };
   }
 
   /**
@@ -86,13 +109,14 @@ export class ServersController {
     @Auth() auth: AuthContext,
     @RequestId() requestId: string,
     @Res({ passthrough: true }) res: Response,
+    @ComputeVersion() version: string,
   ): Promise<unknown> {
-    const result = await this.actions.act(id, body, auth, requestId);
+    const result = await this.actions.act(id, body, auth, requestId, version);
     res.status(result.status);
     if ('imageId' in result) res.setHeader('location', `${publicUrl(this.config)}/image/v2/images/${result.imageId}`);
     if ('server' in result) {
       const addresses = await this.servers.addresses([result.server], requestId);
-      return { server: rebuildServerView(result.server, publicUrl(this.config), result.adminPass, addresses.get(result.server.id)) };
+      return { server: rebuildServerView(result.server, publicUrl(this.config), result.adminPass, addresses.get(result.server.id), version) };
     }
     return 'body' in result ? result.body : undefined;
   }

@@ -27,6 +27,8 @@ import { KeypairsService } from './keypairs/keypairs.service';
 import { QuotaService } from './quotas/quota.service';
 import { GroupsService } from './server-groups/groups.service';
 import { parseServerListQuery } from './server-list-query';
+import { atLeast } from './microversion';
+import { parseServerDescription } from './server-tags';
 import { parseRequestedNetworks } from './servers/requested-networks';
 import { checkRequestedNetworks } from './servers/requested-networks.check';
 import { parseServerSecurityGroups } from './security-groups/nova-security-groups';
@@ -45,7 +47,7 @@ import {
 } from '../common/validation';
 
 const CREATE_KEYS = ['name', 'flavorRef', 'imageRef', 'metadata', 'networks', 'min_count', 'max_count',
-  'OS-DCF:diskConfig', 'availability_zone', 'security_groups', 'key_name', 'description', 'adminPass', 'accessIPv4', 'accessIPv6'];
+  'OS-DCF:diskConfig', 'availability_zone', 'security_groups', 'key_name', 'adminPass', 'accessIPv4', 'accessIPv6'];
 
 export interface CreateServerRequest {
   name: string;
@@ -61,6 +63,8 @@ export interface CreateServerRequest {
   networks?: RequestedNetwork[];
   /** Nova's `security_groups` (names or ids); absent: the project's default group. */
   securityGroups?: string[];
+  /** Microversion 2.19; null clears. */
+  description?: string | null;
 }
 
 @Injectable()
@@ -77,7 +81,7 @@ export class ServersService {
     @Inject(KeypairsService) private readonly keypairs: KeypairsService,
   ) {}
 
-  parseCreate(body: unknown): CreateServerRequest {
+  parseCreate(body: unknown, version = '2.1'): CreateServerRequest {
     const top = requireObject(body, 'body');
     const server = requireObject(top.server, 'server');
     onlyKeys(top, 'body', ['server', 'os:scheduler_hints', 'OS-SCH-HNT:scheduler_hints']);
@@ -91,7 +95,8 @@ export class ServersService {
       }
     }
     const keyName = optionalString(server, 'key_name', { min: 1, max: 255 });
-    onlyKeys(server, 'server', CREATE_KEYS);
+    onlyKeys(server, 'server', atLeast(version, '2.19') ? [...CREATE_KEYS, 'description'] : CREATE_KEYS);
+    const description = parseServerDescription(server);
     const name = requireString(server, 'name', { min: 1, max: 255 });
     const flavorRef = requireStringOrInt(server, 'flavorRef');
     const imageRef = optionalString(server, 'imageRef', { max: 255 });
@@ -106,7 +111,7 @@ export class ServersService {
     if (imageRef !== undefined && !isUuid(imageRef.split('/').pop()!)) {
       throw new ValidationError(`Invalid imageRef provided.`, 'imageRef');
     }
-    return { name, flavorRef, imageRef: imageRef?.split('/').pop(), keyName, metadata, groupId, availabilityZone: requestedZone(server), ...(networks.length ? { networks } : {}), ...(securityGroups ? { securityGroups } : {}) };
+    return { name, flavorRef, imageRef: imageRef?.split('/').pop(), keyName, metadata, groupId, availabilityZone: requestedZone(server), ...(networks.length ? { networks } : {}), ...(securityGroups ? { securityGroups } : {}), ...(description !== undefined ? { description } : {}) };
   }
 
   async create(request: CreateServerRequest, auth: AuthContext, requestId: string): Promise<ServerEntity> {
@@ -142,6 +147,8 @@ export class ServersService {
       fault: null,
       metadata: request.metadata,
       keyName: request.keyName ?? null,
+      description: request.description ?? null,
+      tags: [],
       ...zone,
       requestId,
       launchedAt: null,
@@ -177,8 +184,8 @@ export class ServersService {
   }
 
   /** One page of servers, newest first; `next` is the marker of the following page, if any. */
-  async list(query: Record<string, unknown>, auth: AuthContext): Promise<{ servers: ServerEntity[]; next?: string }> {
-    const q = parseServerListQuery(query, auth);
+  async list(query: Record<string, unknown>, auth: AuthContext, version = '2.1'): Promise<{ servers: ServerEntity[]; next?: string }> {
+    const q = parseServerListQuery(query, auth, version);
     const qb = this.db.getRepository(ServerEntity).createQueryBuilder('s');
     const named: Record<string, unknown> = {};
     // parseServerListQuery binds positionally ($n); TypeORM's builder wants names.
@@ -207,13 +214,17 @@ export class ServersService {
     }
   }
 
-  async rename(id: string, body: unknown, auth: AuthContext): Promise<ServerEntity> {
+  async rename(id: string, body: unknown, auth: AuthContext, version = '2.1'): Promise<ServerEntity> {
     const server = await this.get(id, auth);
     const fields = requireObject(requireObject(body, 'body').server, 'server');
-    onlyKeys(fields, 'server', ['name', 'description', 'accessIPv4', 'accessIPv6', 'OS-DCF:diskConfig']);
+    onlyKeys(fields, 'server', ['name', 'accessIPv4', 'accessIPv6', 'OS-DCF:diskConfig', ...(atLeast(version, '2.19') ? ['description'] : [])]);
     const name = optionalString(fields, 'name', { min: 1, max: 255 });
+    const description = parseServerDescription(fields);
     if (name !== undefined) {
       await this.db.query(`UPDATE compute.servers SET name = $2, updated_at = now() WHERE id = $1`, [server.id, name]);
+    }
+    if (description !== undefined) {
+      await this.db.query(`UPDATE compute.servers SET description = $2, updated_at = now() WHERE id = $1`, [server.id, description]);
     }
     return this.get(id, auth);
   }

@@ -1,4 +1,4 @@
-import { downtimeBaseMs, nextConvergenceAction, postcopyAllowed } from './server-live-migrate-policy';
+import { downtimeBaseMs, maxBandwidthMibs, nextConvergenceAction, postcopyAllowed } from './server-live-migrate-policy';
 
 const settings = { convergeAfterMs: 10_000, downtimeSteps: 3, timeoutMs: 60_000 };
 const base = { elapsedMs: 0, sinceEscalationMs: 0, downtimeBaseMs: 300, downtimeStep: 0, postcopyAllowed: false, postcopy: false, forceComplete: false };
@@ -46,5 +46,20 @@ describe('downtimeBaseMs', () => {
     [{ 'hw:live_migration_downtime': '-5' }, 300],
   ])('%j -> %d', (specs, expected) => {
     expect(downtimeBaseMs(specs as Record<string, string>, 300)).toBe(expected);
+  });
+});
+
+describe('maxBandwidthMibs', () => {
+  it.each([
+    [{}, {}, 10_240],
+    [{ 'nubo:live_migration_max_bandwidth': '1' }, {}, 1],
+    [{}, { 'nubo:live_migration_max_bandwidth': ' 8 ' }, 8],
+    [{ 'nubo:live_migration_max_bandwidth': '4' }, { 'nubo:live_migration_max_bandwidth': '8' }, 4],
+    [{}, { 'nubo:live_migration_max_bandwidth': '999999' }, 10_240],
+    [{}, { 'nubo:live_migration_max_bandwidth': '0' }, 10_240],
+    [{}, { 'nubo:live_migration_max_bandwidth': '1.5' }, 10_240],
+    [{}, { 'nubo:live_migration_max_bandwidth': 'slow' }, 10_240],
+  ])('extra specs %j, metadata %j -> %d MiB/s', (specs, meta, expected) => {
+    expect(maxBandwidthMibs(specs as Record<string, string>, meta as Record<string, string>, 10_240)).toBe(expected);
   });
 });

@@ -23,6 +23,8 @@ export const liveMigrationSchema = {
   NUBO_LIVE_MIGRATION_TIMEOUT_MS: env.int({ default: 600_000, min: 1_000 }),
   /** Bandwidth cap handed to QEMU (its own default, 128 MiB/s, is far below a LAN's). */
   NUBO_LIVE_MIGRATION_MAX_BANDWIDTH_MIBS: env.int({ default: 10_240, min: 1 }),
+  /** Before post-copy, a migration that moves no byte for this long is abandoned (rolled back). */
+  NUBO_LIVE_MIGRATION_STALL_MS: env.int({ default: 15_000, min: 1_000 }),
   /** QEMU multifd channels for RAM (0 or 1: one stream). */
   NUBO_LIVE_MIGRATION_MULTIFD_CHANNELS: env.int({ default: 2, min: 0, max: 16 }),
 };
@@ -75,6 +77,20 @@ export const POSTCOPY_KEY = 'nubo:live_migration_postcopy';
 
 export function postcopyAllowed(extraSpecs: Record<string, string>, metadata: Record<string, string>): boolean {
   return TRUE.has(String(extraSpecs[POSTCOPY_KEY] ?? metadata[POSTCOPY_KEY] ?? '').toLowerCase());
+}
+
+/**
+ * A lower bandwidth cap for one server's migrations (MiB/s), as flavor extra spec or server
+ * metadata `nubo:live_migration_max_bandwidth`: a positive integer, never above the host-wide
+ * `NUBO_LIVE_MIGRATION_MAX_BANDWIDTH_MIBS` (it only slows a migration down: fault tests keep one
+ * in pre-copy, an operator spares a busy underlay). Anything else: the host-wide cap.
+ */
+export const MAX_BANDWIDTH_KEY = 'nubo:live_migration_max_bandwidth';
+
+export function maxBandwidthMibs(extraSpecs: Record<string, string>, metadata: Record<string, string>, capMibs: number): number {
+  const raw = String(extraSpecs[MAX_BANDWIDTH_KEY] ?? metadata[MAX_BANDWIDTH_KEY] ?? '').trim();
+  const n = /^[0-9]{1,9}$/.test(raw) ? Number(raw) : NaN;
+  return n > 0 ? Math.min(n, capMibs) : capMibs;
 }
 
 /** The flavor's `hw:live_migration_downtime` (ms) when it is a positive integer, else the default. */

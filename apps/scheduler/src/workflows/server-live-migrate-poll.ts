@@ -3,14 +3,20 @@
  * NUBO_LIVE_MIGRATION_POLL_MS, its progress written to the record, the convergence policy applied
  * (its actions persisted, so a resumed loop continues from the same step), an admin's abort or
  * force-complete honoured. Returns on completion; any other end is thrown as PollEnded.
+ *
+ * Before post-copy two faults end it (the workflow then rolls back): a stall (no byte of RAM or
+ * disk moved for NUBO_LIVE_MIGRATION_STALL_MS: the stream's path is cut, TCP alone would wait for
+ * minutes) and a destination agent that restarted or whose host went down since it prepared the
+ * destination (the new agent never saw that QEMU: nothing there is watched any more).
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { MigrationStatusReply, TaskState } from '@nubo/contracts';
+import { HostState, MigrationStatusReply, TaskState } from '@nubo/contracts';
 import { LiveMigrationProgress, LiveMigrationRecord, LiveMigrationState, setLiveMigration } from '@nubo/database';
 import { DataSource } from 'typeorm';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { ConvergenceSettings, nextConvergenceAction } from './server-live-migrate-policy';
 import { LiveCtx, LiveMigrationRpc } from './server-live-migrate-rpc';
+import { PollSample, nextPollDelayMs, sampleOf } from './live-migration-poll-delay';
 
 /** How a poll loop ended, when it did not end in completion by returning. */
 export class PollEnded extends Error {
@@ -26,6 +32,9 @@ export type PollOutcome =
   | { kind: 'postcopy-failed'; message: string };
 
 type Flags = { abort: boolean; force: boolean; task: string | null };
+
+/** Host states whose agent is expected to answer (as AgentRetry's). */
+const ANSWERING = new Set<string>([HostState.Up, HostState.Disabled, HostState.Maintenance]);
 
 @Injectable()
 export class LiveMigrationPoller {
@@ -54,6 +63,8 @@ export class LiveMigrationPoller {
       live = { ...live, ...changes };
       await setLiveMigration(this.db, m.id, ['running'], status, { live });
     };
+    let moved = { bytes: -1, at: this.now() };
+    let sample: PollSample | undefined;
     for (;;) {
       const status = await this.rpc.status(m.sourceHost, ref, ctx);
       const flags = await this.record(m.id, status);
@@ -70,6 +81,15 @@ export class LiveMigrationPoller {
         throw new PollEnded({ kind: 'aborted', message: flags.abort ? 'aborted' : 'the server is no longer migrating (deleted?)' });
       }
       const now = this.now();
+      if (!live.postcopy) {
+        const lost = await this.destinationLost(m, live);
+        if (lost) throw new PollEnded({ kind: 'failed', message: lost });
+        const bytes = status.memory.processedBytes + (status.disk?.processedBytes ?? 0);
+        if (bytes !== moved.bytes || status.phase !== 'active') moved = { bytes, at: now };
+        else if (now - moved.at >= this.config.NUBO_LIVE_MIGRATION_STALL_MS) {
+          throw new PollEnded({ kind: 'failed', message: `stalled: nothing transferred for ${now - moved.at} ms` });
+        }
+      }
       const action = nextConvergenceAction(
         {
           elapsedMs: now - Date.parse(live.startedAt!),
@@ -95,8 +115,26 @@ export class LiveMigrationPoller {
         await save({ actions: [...(live.actions ?? []), 'abort-timeout'] });
         throw new PollEnded({ kind: 'failed', message: `timeout: no convergence within ${this.settings.timeoutMs} ms` });
       }
-      await new Promise((resolve) => setTimeout(resolve, this.config.NUBO_LIVE_MIGRATION_POLL_MS));
+      // Sooner as the end nears (live-migration-poll-delay.ts), at most every POLL_MS.
+      const current = sampleOf(status, Date.now());
+      const delayMs = nextPollDelayMs(current, sample, this.config.NUBO_LIVE_MIGRATION_POLL_MS);
+      sample = current;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
+  }
+
+  /** Why the destination can no longer be trusted (its agent restarted, its host is down), or undefined. */
+  private async destinationLost(m: LiveMigrationRecord, live: LiveMigrationState): Promise<string | undefined> {
+    if (!m.destHost) return undefined;
+    const [host]: Array<{ state: string; started: string | null }> = await this.db.query(
+      `SELECT state, agent_started_at::text AS started FROM compute.hosts WHERE id = $1`,
+      [m.destHost],
+    );
+    if (!host || !ANSWERING.has(host.state)) return `the destination ${m.destHost} is ${host?.state ?? 'gone'}`;
+    if (live.destinationAgentStartedAt !== undefined && host.started !== live.destinationAgentStartedAt) {
+      return `the agent of the destination ${m.destHost} restarted during the migration`;
+    }
+    return undefined;
   }
 
   /** Writes the progress and reads the admin's requests and the server's task state in one statement. */

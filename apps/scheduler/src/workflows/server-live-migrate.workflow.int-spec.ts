@@ -145,6 +145,7 @@ run('ServerLiveMigrateWorkflow', () => {
       NUBO_LIVE_MIGRATION_TIMEOUT_MS: 60_000,
       NUBO_LIVE_MIGRATION_MAX_BANDWIDTH_MIBS: 10_240,
       NUBO_LIVE_MIGRATION_MULTIFD_CHANNELS: 2,
+      NUBO_LIVE_MIGRATION_STALL_MS: 60_000,
     } as SchedulerConfig;
     const placement = new PlacementService(db);
     workflow = new ServerLiveMigrateWorkflow(db, new LiveMigrateClaims(db, placement, {}), rpc, inputs, specs, new LiveMigrationPoller(db, rpc, config), config);
@@ -207,6 +208,39 @@ run('ServerLiveMigrateWorkflow', () => {
     expect(await server(s.serverId)).toEqual({ host_id: src, vm_state: VmState.Active, task_state: null });
     expect(await held(s)).toEqual(['server@src']);
     expect(await getLiveMigration(db, s.migrationId)).toMatchObject({ status: 'cancelled', live: { outcome: 'aborted' } });
+  });
+
+  it('rolls back a migration that moves no byte for the stall limit', async () => {
+    Object.assign(config, { NUBO_LIVE_MIGRATION_STALL_MS: 60 });
+    const s = await migrating();
+    script.status = Array.from({ length: 1000 }, () => async () => progress('active', 100));
+    await expect(workflow.run(s, job(7))).resolves.toBe('failed');
+    expect(ops().slice(-3)).toEqual(['cancel@src', 'abortDestination@dst', 'network-abort@dst']);
+    expect((await getLiveMigration(db, s.migrationId))!.live.outcome).toMatch(/^stalled/);
+    expect(await held(s)).toEqual(['server@src']);
+    expect(await server(s.serverId)).toEqual({ host_id: src, vm_state: VmState.Active, task_state: null });
+  });
+
+  it('does not call a slow migration that keeps moving stalled', async () => {
+    Object.assign(config, { NUBO_LIVE_MIGRATION_STALL_MS: 60, NUBO_LIVE_MIGRATION_POLL_MS: 20 });
+    const s = await migrating();
+    // 30 polls of 20 ms (600 ms, ten stall limits), one byte more each time, then done.
+    script.status = [...Array.from({ length: 30 }, (_, i) => async () => progress('active', 100 - i)), async () => progress('completed', 0)];
+    await expect(workflow.run(s, job())).resolves.toBe('done');
+    expect(await server(s.serverId)).toMatchObject({ host_id: dst, task_state: null });
+  });
+
+  it('rolls back when the destination agent restarts during the migration (its QEMU is no longer watched)', async () => {
+    const s = await migrating();
+    script.status = Array.from({ length: 1000 }, (_, i) => async () => progress('active', 1000 - i));
+    onStatus = async () => {
+      if (calls.filter((c) => c.op === 'status').length === 2) await db.query(`UPDATE compute.hosts SET agent_started_at = now() + interval '1 second' WHERE id = $1`, [dst]);
+    };
+    await expect(workflow.run(s, job(7))).resolves.toBe('failed');
+    expect(ops()).toEqual(['network-prepare@dst', 'prepare@dst', 'start@src', 'status@src', 'status@src', 'cancel@src', 'abortDestination@dst', 'network-abort@dst']);
+    expect((await getLiveMigration(db, s.migrationId))!.live.outcome).toMatch(/agent of the destination .* restarted/);
+    expect(await held(s)).toEqual(['server@src']);
+    expect(await server(s.serverId)).toEqual({ host_id: src, vm_state: VmState.Active, task_state: null });
   });
 
   it('aborted before it started, it never starts', async () => {

@@ -41,7 +41,7 @@ import { InstanceSpecBuilder } from './instance-spec.builder';
 import { PlacementInputBuilder } from './placement-input';
 import { LiveMigrateClaims } from './server-live-migrate-claims';
 import { LiveMigrationPoller, PollEnded } from './server-live-migrate-poll';
-import { downtimeBaseMs, postcopyAllowed } from './server-live-migrate-policy';
+import { downtimeBaseMs, maxBandwidthMibs, postcopyAllowed } from './server-live-migrate-policy';
 import { LiveCtx, LiveMigrationRpc } from './server-live-migrate-rpc';
 
 type Record_ = LiveMigrationRecord;
@@ -128,7 +128,8 @@ export class ServerLiveMigrateWorkflow {
       const prepare = await withActionEvent(this.db, { serverId: m.serverId, requestId: ctx.requestId, event: 'compute_pre_live_migration', host: dest }, () =>
         this.rpc.prepare(dest, { ...ref, spec, sourceAddress: source, listenAddress: destination, block: m.blockMigration, channels }, ctx),
       );
-      m = await this.step(m, 'preparing', { step: 'destination-prepared', prepare });
+      const [agent]: Array<{ started: string | null }> = await this.db.query(`SELECT agent_started_at::text AS started FROM compute.hosts WHERE id = $1`, [dest]);
+      m = await this.step(m, 'preparing', { step: 'destination-prepared', prepare, destinationAgentStartedAt: agent?.started ?? null });
     }
     if (!reached(m, 'started')) {
       await this.checkAbort(m);
@@ -136,7 +137,7 @@ export class ServerLiveMigrateWorkflow {
       const base = downtimeBaseMs(input.extraSpecs as Record<string, string>, this.config.NUBO_LIVE_MIGRATION_DOWNTIME_MS);
       const parameters = {
         ...channels,
-        maxBandwidthBytesPerSec: this.config.NUBO_LIVE_MIGRATION_MAX_BANDWIDTH_MIBS * 1024 * 1024,
+        maxBandwidthBytesPerSec: maxBandwidthMibs(input.extraSpecs as Record<string, string>, server.metadata ?? {}, this.config.NUBO_LIVE_MIGRATION_MAX_BANDWIDTH_MIBS) * 1024 * 1024,
         downtimeLimitMs: base,
         autoConverge: true,
       };

@@ -79,6 +79,10 @@ export class ServerEntity {
   @Column('text', { name: 'availability_zone', nullable: true }) availabilityZone!: string | null;
   /** An admin's "zone:host" / "zone::node" (a node is a host in Nubo); null: the scheduler chooses. */
   @Column('text', { name: 'forced_host', nullable: true }) forcedHost!: string | null;
+  /** Nova 2.19's description (null: none given). */
+  @Column('text', { nullable: true }) description!: string | null;
+  /** Nova 2.26's tags, sorted. */
+  @Column('text', { array: true, default: () => "'{}'" }) tags!: string[];
   /** Read-only: the zone of the host the server is on (null: the default zone, or no host). */
   @VirtualColumn({ type: 'text', query: (alias) => hostZoneSql(`${alias}.host_id`) }) hostAvailabilityZone?: string | null;
 }

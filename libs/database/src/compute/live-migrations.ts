@@ -40,6 +40,8 @@ export interface LiveMigrationState {
   /** The last step done: a re-run resumes after it. */
   step?: 'claimed' | 'network-prepared' | 'destination-prepared' | 'started' | 'switched-over' | 'destination-finished' | 'committed' | 'rolled-back';
   prepare?: { port: number; nbd?: { port: number; exports: Array<{ node: string; name: string }> } };
+  /** The destination agent's agent_started_at once it prepared: another one since has lost that QEMU. */
+  destinationAgentStartedAt?: string | null;
   startedAt?: string;
   postcopyAllowed?: boolean;
   downtimeBaseMs?: number;

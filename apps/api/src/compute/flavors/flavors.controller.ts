@@ -4,6 +4,7 @@ import { ValidationError } from '@nubo/contracts';
 import type { Request } from 'express';
 import { Auth, AuthContext } from '../../common/auth-context';
 import { API_CONFIG, ApiConfig, publicUrl } from '../../config';
+import { ComputeVersion, atLeast } from '../microversion';
 import { requireAdmin } from '../shared/nova-policy';
 import { parseCreateFlavor, parseFlavorAction } from './flavor-request';
 import { flavorBrief, flavorView } from './flavor-view';
@@ -60,11 +61,11 @@ export class FlavorsController {
   /** addTenantAccess / removeTenantAccess. */
   @Post(':id/action')
   @HttpCode(200)
-  async action(@Param('id') id: string, @Body() body: unknown, @Auth() auth: AuthContext): Promise<unknown> {
+  async action(@Param('id') id: string, @Body() body: unknown, @Auth() auth: AuthContext, @ComputeVersion() version: string): Promise<unknown> {
     const action = parseFlavorAction(body);
     if ('add' in action) {
       requireAdmin(auth, 'os_compute_api:os-flavor-access:add_tenant_access');
-      return { flavor_access: await this.flavors.addAccess(id, action.add) };
+      return { flavor_access: await this.flavors.addAccess(id, action.add, { refusePublic: atLeast(version, '2.7') }) };
     }
     requireAdmin(auth, 'os_compute_api:os-flavor-access:remove_tenant_access');
     return { flavor_access: await this.flavors.removeAccess(id, action.remove) };

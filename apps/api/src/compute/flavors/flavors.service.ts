@@ -136,8 +136,11 @@ export class FlavorsService {
     return this.accessOf(id);
   }
 
-  async addAccess(id: string, projectId: string): Promise<Array<{ flavor_id: string; tenant_id: string }>> {
-    if (!(await this.exists(id))) throw notFound(id);
+  /** `refusePublic`: microversion 2.7's 409 for a public flavor (before, the row is added and ignored). */
+  async addAccess(id: string, projectId: string, o: { refusePublic?: boolean } = {}): Promise<Array<{ flavor_id: string; tenant_id: string }>> {
+    const flavor = await this.db.getRepository(FlavorEntity).findOneBy({ id });
+    if (!flavor) throw notFound(id);
+    if (o.refusePublic && flavor.isPublic) throw new ConflictError('Can not add access to a public flavor.');
     const rows = await this.db.query(
       `INSERT INTO compute.flavor_projects (flavor_id, project_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING flavor_id`,
       [id, projectId],

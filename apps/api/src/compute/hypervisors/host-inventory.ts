@@ -26,6 +26,8 @@ export interface HostRow {
   underlayIp: string | null;
   lastHeartbeatAt: Date;
   disabledReason: string | null;
+  /** Nova 2.11: an admin forced the service down. */
+  forcedDown?: boolean;
   usedVcpus: number;
   usedRamMb: number;
   usedDiskGb: number;
@@ -44,9 +46,9 @@ export interface ServiceStatus {
 
 const DISABLED = new Set<string>([HostState.Disabled, HostState.Maintenance, HostState.Fenced]);
 
-export function serviceStatus(h: Pick<HostRow, 'state' | 'lastHeartbeatAt' | 'disabledReason'>, now: Date): ServiceStatus {
+export function serviceStatus(h: Pick<HostRow, 'state' | 'lastHeartbeatAt' | 'disabledReason'> & { forcedDown?: boolean }, now: Date): ServiceStatus {
   const fresh = now.getTime() - h.lastHeartbeatAt.getTime() < SERVICE_DOWN_AFTER_MS;
-  const up = h.state === HostState.Up || ((h.state === HostState.Disabled || h.state === HostState.Maintenance) && fresh);
+  const up = !h.forcedDown && (h.state === HostState.Up || ((h.state === HostState.Disabled || h.state === HostState.Maintenance) && fresh));
   const disabled = DISABLED.has(h.state);
   const reason = h.disabledReason ?? (h.state === HostState.Maintenance || h.state === HostState.Fenced ? h.state : null);
   return { state: up ? 'up' : 'down', status: disabled ? 'disabled' : 'enabled', disabledReason: disabled ? reason : null };
@@ -60,7 +62,7 @@ export async function loadHosts(db: Db, where: { hypervisorId?: number; hostId?:
   if (where.hostLike !== undefined) conditions.push(`h.id LIKE $${params.push(`%${where.hostLike.replace(/[\\%_]/g, '\\$&')}%`)}`);
   const rows: Array<Record<string, any>> = await db.query(
     `SELECT n.hypervisor_id, h.id, h.state, h.accelerator, h.vcpus, h.ram_mb, h.disk_gb, h.underlay_ip,
-            h.last_heartbeat_at, h.disabled_reason,
+            h.last_heartbeat_at, h.disabled_reason, h.forced_down,
             COALESCE(a.vcpus, 0)::int AS used_vcpus, COALESCE(a.ram_mb, 0)::int AS used_ram_mb,
             COALESCE(a.disk_gb, 0)::int AS used_disk_gb,
             (SELECT count(*) FROM compute.servers s WHERE s.host_id = h.id AND s.deleted_at IS NULL)::int AS running_vms,
@@ -85,6 +87,7 @@ export async function loadHosts(db: Db, where: { hypervisorId?: number; hostId?:
     underlayIp: r.underlay_ip,
     lastHeartbeatAt: new Date(r.last_heartbeat_at),
     disabledReason: r.disabled_reason,
+    forcedDown: r.forced_down === true,
     usedVcpus: r.used_vcpus,
     usedRamMb: r.used_ram_mb,
     usedDiskGb: r.used_disk_gb,

@@ -1,11 +1,13 @@
 /**
  * Nova os-hypervisors at microversion 2.1 (admin): one QEMU hypervisor per compute host, with an
- * integer id, hypervisor_hostname = host id, and usage from the host's allocations.
+ * integer id, hypervisor_hostname = host id, and usage from the host's allocations. From
+ * microversion 2.28 cpu_info is an object, not a JSON string.
  */
 import { Controller, Get, Inject, Param } from '@nestjs/common';
 import { NotFoundError, UnsupportedError } from '@nubo/contracts';
 import { DataSource } from 'typeorm';
 import { Auth, AuthContext } from '../../common/auth-context';
+import { ComputeVersion, atLeast } from '../microversion';
 import { requireAdmin } from '../shared/nova-policy';
 import { HostRow, loadHosts, serviceStatus } from './host-inventory';
 
@@ -17,8 +19,10 @@ export function hypervisorBrief(h: HostRow, now: Date) {
   return { id: h.hypervisorId, hypervisor_hostname: h.id, state: s.state, status: s.status };
 }
 
-export function hypervisorDetail(h: HostRow, now: Date) {
+export function hypervisorDetail(h: HostRow, now: Date, version = '2.1') {
   const s = serviceStatus(h, now);
+  const cpuInfo = { arch: 'x86_64', model: h.accelerator === 'kvm' ? 'host' : 'qemu64', vendor: 'unknown',
+    topology: { cells: 1, sockets: 1, cores: h.vcpus, threads: 1 }, features: [] };
   return {
     ...hypervisorBrief(h, now),
     vcpus: h.vcpus,
@@ -34,8 +38,7 @@ export function hypervisorDetail(h: HostRow, now: Date) {
     current_workload: h.workload,
     running_vms: h.runningVms,
     // Before 2.28 cpu_info is a JSON string.
-    cpu_info: JSON.stringify({ arch: 'x86_64', model: h.accelerator === 'kvm' ? 'host' : 'qemu64', vendor: 'unknown',
-      topology: { cells: 1, sockets: 1, cores: h.vcpus, threads: 1 }, features: [] }),
+    cpu_info: atLeast(version, '2.28') ? cpuInfo : JSON.stringify(cpuInfo),
     disk_available_least: h.diskGb - h.usedDiskGb,
     host_ip: h.underlayIp,
     service: { host: h.id, id: h.hypervisorId, disabled_reason: s.disabledReason },
@@ -54,10 +57,10 @@ export class HypervisorsController {
   }
 
   @Get('detail')
-  async detail(@Auth() auth: AuthContext): Promise<unknown> {
+  async detail(@Auth() auth: AuthContext, @ComputeVersion() version: string): Promise<unknown> {
     requireAdmin(auth, 'os_compute_api:os-hypervisors:list-detail');
     const now = new Date();
-    return { hypervisors: (await loadHosts(this.db)).map((h) => hypervisorDetail(h, now)) };
+    return { hypervisors: (await loadHosts(this.db)).map((h) => hypervisorDetail(h, now, version)) };
   }
 
   @Get('statistics')
@@ -84,9 +87,9 @@ export class HypervisorsController {
   }
 
   @Get(':id')
-  async show(@Param('id') id: string, @Auth() auth: AuthContext): Promise<unknown> {
+  async show(@Param('id') id: string, @Auth() auth: AuthContext, @ComputeVersion() version: string): Promise<unknown> {
     requireAdmin(auth, 'os_compute_api:os-hypervisors:show');
-    return { hypervisor: hypervisorDetail(await this.byId(id), new Date()) };
+    return { hypervisor: hypervisorDetail(await this.byId(id), new Date(), version) };
   }
 
   /** Nubo keeps no host uptime; Nova answers 501 when its driver cannot tell either. */

@@ -25,7 +25,8 @@ const atLeast = (version: string, min: string) => {
   return a !== c ? a > c : b >= d;
 };
 
-function booleanOf(value: unknown, field: string): boolean {
+/** Nova's parameter_types.boolean. */
+export function booleanOf(value: unknown, field: string): boolean {
   if (TRUE.has(value)) return true;
   if (FALSE.has(value)) return false;
   return invalid(field, value, `${JSON.stringify(value)} is not one of ${BOOLEAN_ENUM}`);

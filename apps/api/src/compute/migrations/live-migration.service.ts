@@ -36,10 +36,10 @@ export class LiveMigrationService {
   ) {}
 
   /** os-migrateLive; undefined for any other action name. */
-  async act(name: string, body: Record<string, unknown>, server: ServerEntity, auth: AuthContext, requestId: string): Promise<{ status: 202 } | undefined> {
+  async act(name: string, body: Record<string, unknown>, server: ServerEntity, auth: AuthContext, requestId: string, version = '2.1'): Promise<{ status: 202 } | undefined> {
     if (name !== LIVE_MIGRATE_ACTION) return undefined;
     requireAdmin(auth, 'os_compute_api:os-migrate-server:migrate_live');
-    const request = parseLiveMigrate(body);
+    const request = parseLiveMigrate(body, version);
     if (server.taskState) throw new ConflictError(`Cannot '${LIVE_MIGRATE_ACTION}' instance ${server.id} while it is in task_state ${server.taskState}`);
     if (!LIVE_MIGRATE_FROM.includes(server.vmState) || !server.hostId) {
       throw new ConflictError(`Cannot '${LIVE_MIGRATE_ACTION}' instance ${server.id} while it is in vm_state ${server.vmState}`);
@@ -122,14 +122,17 @@ export class LiveMigrationService {
     if (set[1] !== 1) throw invalidState(m, server, 'force complete');
   }
 
-  /** Abort: while queued, preparing or running and not in post-copy (the RAM is then split between hosts). */
-  async abort(server: ServerEntity, migrationId: string, auth: AuthContext): Promise<void> {
+  /**
+   * Abort: while running and not in post-copy (the RAM is then split between hosts); also while
+   * queued or preparing when `queued` (Nova allows that from microversion 2.65).
+   */
+  async abort(server: ServerEntity, migrationId: string, auth: AuthContext, o: { queued: boolean } = { queued: false }): Promise<void> {
     requireAdmin(auth, 'os_compute_api:servers:migrations:delete');
     const m = await this.migrationOf(server, migrationId, 'abort live migration');
     const set = await this.db.query(
       `UPDATE compute.migrations SET abort_requested_at = COALESCE(abort_requested_at, now()), updated_at = now()
-        WHERE id = $1 AND status IN ('queued', 'preparing', 'running') AND NOT COALESCE((live->>'postcopy')::boolean, false)`,
-      [m.id],
+        WHERE id = $1 AND status = ANY($2) AND NOT COALESCE((live->>'postcopy')::boolean, false)`,
+      [m.id, o.queued ? ['queued', 'preparing', 'running'] : ['running']],
     );
     if (set[1] !== 1) throw invalidState(m, server, 'abort live migration');
     this.logger.log(`abort of live migration ${m.id} of server ${server.id} requested`);

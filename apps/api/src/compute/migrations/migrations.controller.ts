@@ -3,24 +3,22 @@
  * migrations; filters host, status, migration_type, instance_uuid) and the in-progress live
  * migrations of a server: list, show, force_complete (202), abort (DELETE, 202).
  */
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Auth, AuthContext } from '../../common/auth-context';
 import { API_CONFIG, ApiConfig, publicUrl } from '../../config';
 import { requireAdmin } from '../shared/nova-policy';
+import { ComputeVersion, atLeast, requireVersion } from '../microversion';
 import { ServersService } from '../servers.service';
 import { parseForceComplete } from './live-migrate-request';
 import { LiveMigrationService } from './live-migration.service';
 import { MigrationRow, osMigrationView, serverMigrationView } from './migration-view';
 import { listMigrations } from './migrations-query';
 
-/** The microversion the middleware negotiated (it sets this header on every compute response). */
-const versionOf = (res: Response) => String(res.getHeader('X-OpenStack-Nova-API-Version') ?? '2.1');
-const atLeast = (version: string, major: number, minor: number) => {
-  const [a, b] = version.split('.').map(Number);
-  return a !== major ? a > major : b >= minor;
-};
+/** The calls on a server's migrations exist from these microversions (404 before, as in Nova). */
+const FORCE_COMPLETE = '2.22';
+const LIST_SHOW = '2.23';
+const ABORT = '2.24';
 
 @Controller('compute/v2.1')
 export class MigrationsController {
@@ -32,15 +30,16 @@ export class MigrationsController {
   ) {}
 
   @Get('os-migrations')
-  async index(@Auth() auth: AuthContext, @Query() query: Record<string, unknown>, @Res({ passthrough: true }) res: Response): Promise<unknown> {
+  async index(@Auth() auth: AuthContext, @Query() query: Record<string, unknown>, @ComputeVersion() version: string): Promise<unknown> {
     requireAdmin(auth, 'os_compute_api:os-migrations:index');
     const rows: MigrationRow[] = await listMigrations(this.db, query);
-    const o = { baseUrl: publicUrl(this.config), version23: atLeast(versionOf(res), 2, 23) };
+    const o = { baseUrl: publicUrl(this.config), version23: atLeast(version, '2.23') };
     return { migrations: rows.map((m) => osMigrationView(m, o)) };
   }
 
   @Get('servers/:id/migrations')
-  async list(@Param('id') id: string, @Auth() auth: AuthContext): Promise<unknown> {
+  async list(@Param('id') id: string, @Auth() auth: AuthContext, @ComputeVersion() version: string): Promise<unknown> {
+    requireVersion(version, LIST_SHOW);
     const server = await this.servers.get(id, auth);
     const migrations = await this.live.list(server, auth);
     const addresses = await this.addresses(migrations.map((m) => m.destHost));
@@ -48,7 +47,8 @@ export class MigrationsController {
   }
 
   @Get('servers/:id/migrations/:migrationId')
-  async show(@Param('id') id: string, @Param('migrationId') migrationId: string, @Auth() auth: AuthContext): Promise<unknown> {
+  async show(@Param('id') id: string, @Param('migrationId') migrationId: string, @Auth() auth: AuthContext, @ComputeVersion() version: string): Promise<unknown> {
+    requireVersion(version, LIST_SHOW);
     const server = await this.servers.get(id, auth);
     const m = await this.live.get(server, migrationId, auth);
     const addresses = await this.addresses([m.destHost]);
@@ -57,7 +57,14 @@ export class MigrationsController {
 
   @Post('servers/:id/migrations/:migrationId/action')
   @HttpCode(202)
-  async action(@Param('id') id: string, @Param('migrationId') migrationId: string, @Body() body: unknown, @Auth() auth: AuthContext): Promise<void> {
+  async action(
+    @Param('id') id: string,
+    @Param('migrationId') migrationId: string,
+    @Body() body: unknown,
+    @Auth() auth: AuthContext,
+    @ComputeVersion() version: string,
+  ): Promise<void> {
+    requireVersion(version, FORCE_COMPLETE);
     const server = await this.servers.get(id, auth);
     requireAdmin(auth, 'os_compute_api:servers:migrations:force_complete');
     parseForceComplete(body);
@@ -66,9 +73,10 @@ export class MigrationsController {
 
   @Delete('servers/:id/migrations/:migrationId')
   @HttpCode(202)
-  async abort(@Param('id') id: string, @Param('migrationId') migrationId: string, @Auth() auth: AuthContext): Promise<void> {
+  async abort(@Param('id') id: string, @Param('migrationId') migrationId: string, @Auth() auth: AuthContext, @ComputeVersion() version: string): Promise<void> {
+    requireVersion(version, ABORT);
     const server = await this.servers.get(id, auth);
-    await this.live.abort(server, migrationId, auth);
+    await this.live.abort(server, migrationId, auth, { queued: atLeast(version, '2.65') });
   }
 
   private async addresses(hosts: Array<string | null>): Promise<Map<string, string>> {

@@ -1,21 +1,24 @@
 /**
- * Nova os-services at microversion 2.1 (admin): a nova-compute service per host, and the 2.1
- * enable/disable actions, which set the host's state (disabled hosts get no new servers).
+ * Nova os-services (admin): a nova-compute service per host, and the 2.1 enable/disable actions,
+ * which set the host's state (disabled hosts get no new servers). 2.11: `forced_down` in the
+ * view and PUT /os-services/force-down (the service shows down whatever its heartbeat says).
  */
 import { Body, Controller, Get, Inject, Param, Put, Query } from '@nestjs/common';
 import { HostState, NotFoundError, ValidationError } from '@nubo/contracts';
 import { DataSource } from 'typeorm';
 import { Auth, AuthContext } from '../../common/auth-context';
-import { onlyKeys, optionalString, requireObject, requireString } from '../../common/validation';
+import { invalid, onlyKeys, optionalString, requireObject, requireString } from '../../common/validation';
+import { booleanOf } from '../migrations/live-migrate-request';
+import { ComputeVersion, atLeast } from '../microversion';
 import { HostRow, loadHosts, serviceStatus } from '../hypervisors/host-inventory';
 import { requireAdmin } from '../shared/nova-policy';
 import { novaTime } from '../shared/nova-time';
 
 export const COMPUTE_BINARY = 'nova-compute';
 
-export function serviceView(h: HostRow, now: Date) {
+export function serviceView(h: HostRow, now: Date, version = '2.1') {
   const s = serviceStatus(h, now);
-  return {
+  const view: Record<string, unknown> = {
     id: h.hypervisorId,
     binary: COMPUTE_BINARY,
     host: h.id,
@@ -25,6 +28,8 @@ export function serviceView(h: HostRow, now: Date) {
     updated_at: novaTime(h.lastHeartbeatAt),
     disabled_reason: s.disabledReason,
   };
+  if (atLeast(version, '2.11')) view.forced_down = h.forcedDown ?? false;
+  return view;
 }
 
 @Controller('compute/v2.1/os-services')
@@ -32,17 +37,18 @@ export class OsServicesController {
   constructor(@Inject(DataSource) private readonly db: DataSource) {}
 
   @Get()
-  async list(@Auth() auth: AuthContext, @Query('host') host?: string, @Query('binary') binary?: string): Promise<unknown> {
+  async list(@Auth() auth: AuthContext, @ComputeVersion() version: string, @Query('host') host?: string, @Query('binary') binary?: string): Promise<unknown> {
     requireAdmin(auth, 'os_compute_api:os-services:list');
     if (binary !== undefined && binary !== COMPUTE_BINARY) return { services: [] };
     const now = new Date();
-    return { services: (await loadHosts(this.db, host === undefined ? {} : { hostId: host })).map((h) => serviceView(h, now)) };
+    return { services: (await loadHosts(this.db, host === undefined ? {} : { hostId: host })).map((h) => serviceView(h, now, version)) };
   }
 
   /** PUT /os-services/enable | disable | disable-log-reason with {"host", "binary"[, "disabled_reason"]}. */
   @Put(':action')
-  async update(@Param('action') action: string, @Body() body: unknown, @Auth() auth: AuthContext): Promise<unknown> {
+  async update(@Param('action') action: string, @Body() body: unknown, @Auth() auth: AuthContext, @ComputeVersion() version: string): Promise<unknown> {
     requireAdmin(auth, 'os_compute_api:os-services:update');
+    if (action === 'force-down' && atLeast(version, '2.11')) return this.forceDown(body);
     if (!['enable', 'disable', 'disable-log-reason'].includes(action)) throw new NotFoundError('Unknown action');
     const b = requireObject(body, 'body');
     onlyKeys(b, 'body', action === 'disable-log-reason' ? ['host', 'binary', 'disabled_reason'] : ['host', 'binary']);
@@ -67,5 +73,20 @@ export class OsServicesController {
     return {
       service: { host, binary, status: status.status, ...(action === 'disable-log-reason' ? { disabled_reason: status.disabledReason } : {}) },
     };
+  }
+
+  /** PUT /os-services/force-down {"host", "binary", "forced_down"} (2.11). */
+  private async forceDown(body: unknown): Promise<unknown> {
+    const b = requireObject(body, 'body');
+    onlyKeys(b, 'body', ['host', 'binary', 'forced_down']);
+    const host = requireString(b, 'host', { min: 1, max: 255 });
+    const binary = requireString(b, 'binary', { min: 1, max: 255 });
+    if (!('forced_down' in b)) invalid('forced_down', undefined as never, `'forced_down' is a required property`);
+    const forcedDown = booleanOf(b.forced_down, 'forced_down');
+    if (binary !== COMPUTE_BINARY || !(await loadHosts(this.db, { hostId: host })).length) {
+      throw new NotFoundError(`Could not find binary ${binary} on host ${host}.`);
+    }
+    await this.db.query(`UPDATE compute.hosts SET forced_down = $2 WHERE id = $1`, [host, forcedDown]);
+    return { service: { host, binary, forced_down: forcedDown } };
   }
 }

@@ -4,6 +4,7 @@
  * the server's yet: never adopted nor reported), `outgoing-migration.json` on the source (which
  * migration cleanupSource may end).
  */
+import { MigrationParameters } from '@nubo/contracts';
 import { existsSync, readFileSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ export const OUTGOING_MARKER = 'outgoing-migration.json';
 
 export interface MigrationMarker {
   migrationId: string;
+  /** The source's parameters (outgoing only): a restarted agent takes the migration over with them. */
+  parameters?: MigrationParameters;
 }
 
 export function isIncomingMigration(instanceDir: string): boolean {

@@ -70,6 +70,11 @@ export class QemuLiveMigration implements LiveMigrationDriver {
     return this.outgoing.dirtyRate(await this.known(ids.serverId), seconds);
   }
 
+  /** Lets go of the destination QEMUs' monitors (the agent stops; the QEMUs run on). */
+  close(): void {
+    this.incoming.close();
+  }
+
   private async known(serverId: string): Promise<QemuInstance> {
     const instance = await this.instances.find(serverId);
     if (!instance) throw new NotFoundError(`server ${serverId} is not on this host`, { serverId });

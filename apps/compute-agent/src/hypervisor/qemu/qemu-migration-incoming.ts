@@ -7,10 +7,11 @@
  */
 import { Logger } from '@nestjs/common';
 import { ConflictError, InstanceSpec, MigrationNbdExport, MigrationPrepareReply, PowerState } from '@nubo/contracts';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
 import { HypervisorError } from '../hypervisor-driver';
+import { validateInstanceSpec } from '../instance-spec';
 import { MigrationIds, PrepareIncoming } from '../live-migration-driver';
 import { MigrationListenerFirewall } from './migration-listener-firewall';
 import { INCOMING_MARKER, isIncomingMigration, readMarker, removeMarker, writeMarker } from './migration-markers';
@@ -18,6 +19,7 @@ import { destinationCapabilities, destinationParameters } from './migration-para
 import { NODE } from './qemu-argv';
 import { QemuInstances } from './qemu-instances';
 import { QemuLauncher, Started } from './qemu-launcher';
+import { QemuMonitor } from './qemu-monitor';
 import { isAlive, killQemu, readPidfile } from './qemu-process';
 
 export interface MigrationPortRange {
@@ -117,11 +119,12 @@ export class QemuMigrationIncoming {
 
   /** The destination becomes the server's instance on this host. Idempotent. */
   async finish({ serverId: id, migrationId }: MigrationIds): Promise<void> {
-    const incoming = this.byServer.get(id);
+    let incoming = this.byServer.get(id);
     if (!incoming || incoming.migrationId !== migrationId) {
       const tracked = this.instances.get(id);
       if (tracked && isAlive(tracked.pid, id) && !isIncomingMigration(tracked.paths.dir)) return; // finished already
-      throw new ConflictError(`no incoming migration ${migrationId} of server ${id} on this host`, { serverId: id, migrationId });
+      incoming = incoming ? undefined : await this.leftBehind(id, migrationId);
+      if (!incoming) throw new ConflictError(`no incoming migration ${migrationId} of server ${id} on this host`, { serverId: id, migrationId });
     }
     const { monitor } = incoming;
     const info = await monitor.execute<{ status?: string }>('query-migrate');
@@ -129,7 +132,7 @@ export class QemuMigrationIncoming {
     if (info.status !== 'completed' || status.status === 'inmigrate') {
       throw new ConflictError(`migration ${migrationId} of server ${id} has not completed here (${info.status ?? 'none'}, ${status.status})`, { serverId: id, migrationId });
     }
-    if (incoming.reply.nbd) await monitor.execute('nbd-server-stop').catch((e: Error) => this.logger.warn(`nbd-server-stop: ${e.message}`));
+    if (incoming.reply.nbd || incoming.reply.port === 0) await monitor.execute('nbd-server-stop').catch((e: Error) => this.logger.warn(`nbd-server-stop: ${e.message}`));
     // Tell the network where the guest's MACs are now (RARP/GARP).
     await monitor.execute('announce-self', { initial: 50, max: 550, rounds: 5, step: 100 });
     await this.firewall.close(migrationId);
@@ -139,6 +142,28 @@ export class QemuMigrationIncoming {
     this.byServer.delete(id);
     this.instances.setPowerState(tracked, status.status === 'running' ? PowerState.Running : PowerState.Paused, 'live-migration', { force: true });
     this.logger.log(`migration ${migrationId}: serverId=${id} runs on this host now (pid ${incoming.pid})`);
+  }
+
+  /**
+   * The destination QEMU of `migrationId` that a previous agent started (its marker, its pidfile),
+   * with a new monitor: a restart after the switch-over must not strand the guest. Port 0 in the
+   * reply: what it listened on is unknown (and no longer needed).
+   */
+  private async leftBehind(id: string, migrationId: string): Promise<Incoming | undefined> {
+    const paths = this.instances.paths(id);
+    if (readMarker(paths.dir, INCOMING_MARKER)?.migrationId !== migrationId) return undefined;
+    const pid = readPidfile(paths.pidfile);
+    const spec = readSpecFile(paths.spec);
+    if (pid === undefined || !isAlive(pid, id) || !spec) return undefined;
+    const monitor = await QemuMonitor.connect(paths.qmp, id, { timeoutMs: 5_000, exited: () => (isAlive(pid, id) ? undefined : { code: null, signal: null }) });
+    const left: Incoming = { pid, monitor, qmpStatus: 'inmigrate', serverId: id, migrationId, spec, reply: { port: 0 } };
+    if (this.byServer.has(id)) {
+      monitor.close();
+      return undefined;
+    }
+    this.byServer.set(id, left);
+    this.logger.log(`migration ${migrationId}: serverId=${id} destination taken over from a previous agent (pid ${pid})`);
+    return left;
   }
 
   /** Ends a destination that will not run the server. Idempotent; never touches a finished one. */
@@ -163,6 +188,12 @@ export class QemuMigrationIncoming {
     await this.teardown(id, migrationId, incoming);
     this.logger.log(`migration ${migrationId}: destination of serverId=${id} aborted`);
     return true;
+  }
+
+  /** Lets go of every destination's monitor (the agent stops; a later one takes them over by marker). */
+  close(): void {
+    for (const incoming of this.byServer.values()) incoming.monitor.close();
+    this.byServer.clear();
   }
 
   /** Kills the destination QEMU, removes its directory and the migration's openings. */
@@ -196,5 +227,13 @@ export class QemuMigrationIncoming {
       }
     }
     throw new Error(`no free listener port in ${this.ports.min}-${this.ports.max}: ${last?.message ?? 'all taken'}`);
+  }
+}
+
+function readSpecFile(path: string): InstanceSpec | undefined {
+  try {
+    return validateInstanceSpec(JSON.parse(readFileSync(path, 'utf8')));
+  } catch {
+    return undefined;
   }
 }

@@ -10,6 +10,11 @@
  *
  * While `migrate` runs the instance is `quiet`: the STOP at switchover is no pause of the guest's
  * and the source's end is no power-off. A failed or cancelled migration gives the events back.
+ *
+ * An agent restarted mid-migration knows nothing in memory: the first call naming the migration
+ * takes it over from `outgoing-migration.json` and QMP (the mirror jobs and NBD nodes by their
+ * names, the switchover watch re-armed), so that status, adjust and cancel keep working. One that
+ * never reached `migrate` (the agent died while mirroring) is rolled back, and `start` begins again.
  */
 import { Logger } from '@nestjs/common';
 import { ConflictError, MigrationParameters, MigrationProgress, MigrationStatusReply, PowerState } from '@nubo/contracts';
@@ -55,7 +60,7 @@ export class QemuMigrationOutgoing {
 
   async start(instance: QemuInstance, input: StartOutgoing): Promise<void> {
     const id = instance.serverId;
-    const known = this.byServer.get(id);
+    const known = (await this.takeOver(instance, input.migrationId)) ?? this.byServer.get(id);
     if (known?.migrationId === input.migrationId) return;
     if (known) throw new ConflictError(`server ${id} is being migrated by migration ${known.migrationId}`, { serverId: id });
     await this.instances.probe(instance);
@@ -72,10 +77,11 @@ export class QemuMigrationOutgoing {
     if (exports.length && JSON.stringify(exports.map((e) => e.node).sort()) !== JSON.stringify(disks)) {
       throw new ConflictError(`the destination exports ${exports.map((e) => e.node).join(',')} but server ${id} has disks ${disks.join(',')}`, { serverId: id });
     }
+    await this.sweep(monitor, id);
     const record: Outgoing = { migrationId: input.migrationId, parameters: input.parameters, jobs: [], targets: [], mirroring: exports.length > 0 };
     this.byServer.set(id, record);
     this.ended.delete(id);
-    await writeMarker(instance.paths.dir, OUTGOING_MARKER, { migrationId: input.migrationId });
+    await writeMarker(instance.paths.dir, OUTGOING_MARKER, { migrationId: input.migrationId, parameters: input.parameters });
     try {
       for (const [i, e] of exports.entries()) {
         const target = `mig-target-${i}`;
@@ -90,6 +96,7 @@ export class QemuMigrationOutgoing {
       await monitor.execute('migrate-set-capabilities', { capabilities: sourceCapabilities(input.parameters, { block: record.jobs.length > 0 }) });
       await monitor.execute('migrate-set-parameters', sourceParameters(input.parameters));
       if (record.jobs.length) this.drainAtSwitchover(id, monitor, record);
+      await this.settled(monitor, id);
       instance.quiet = true;
       await monitor.execute('migrate', { uri: tcpUri(input.destination.address, input.destination.port) });
       record.mirroring = false;
@@ -101,7 +108,7 @@ export class QemuMigrationOutgoing {
   }
 
   async status(instance: QemuInstance | undefined, { serverId: id, migrationId }: MigrationIds): Promise<MigrationStatusReply> {
-    const record = this.byServer.get(id);
+    const record = (instance && (await this.takeOver(instance, migrationId))) || this.byServer.get(id);
     const ended = this.ended.get(id);
     if (!instance || !isAlive(instance.pid, id)) {
       if (ended && record?.migrationId !== migrationId) return ended;
@@ -123,7 +130,7 @@ export class QemuMigrationOutgoing {
   }
 
   async adjust(instance: QemuInstance, { serverId: id, migrationId }: MigrationIds, change: { downtimeLimitMs?: number; startPostcopy?: boolean }): Promise<void> {
-    const record = this.byServer.get(id);
+    const record = (await this.takeOver(instance, migrationId)) ?? this.byServer.get(id);
     if (record?.migrationId !== migrationId) throw new ConflictError(`no migration ${migrationId} of server ${id} runs here`, { serverId: id, migrationId });
     const monitor = await this.power.requireMonitor('migration-adjust', instance);
     if (change.downtimeLimitMs !== undefined) await monitor.execute('migrate-set-parameters', { 'downtime-limit': change.downtimeLimitMs });
@@ -138,7 +145,7 @@ export class QemuMigrationOutgoing {
 
   /** Stops the migration; the source keeps running. Idempotent; refused in post-copy and once completed. */
   async cancel(instance: QemuInstance | undefined, { serverId: id, migrationId }: MigrationIds): Promise<boolean> {
-    const record = this.byServer.get(id);
+    const record = (instance && (await this.takeOver(instance, migrationId))) || this.byServer.get(id);
     if (!record || record.migrationId !== migrationId || !instance) return false;
     const monitor = await this.power.requireMonitor('migration-cancel', instance);
     const info = await monitor.execute<QmpMigrationInfo>('query-migrate');
@@ -190,6 +197,76 @@ export class QemuMigrationOutgoing {
       if (rate.status === 'measured') return rate['dirty-rate'] ?? 0;
       if (Date.now() > deadline) throw new HypervisorError('migration-dirty-rate', instance.serverId, `no measurement after ${seconds} s (${rate.status})`);
     }
+  }
+
+  /**
+   * QEMU cleans a failed migration up in the background; until it has, `migrate` answers
+   * "duplicate yank instance" (seen after the destination QEMU was killed mid-stream). A cleanup
+   * held up by a connection that hangs is forced by yanking it; one that never comes (QEMU 7.2
+   * with multifd, about a third of the time: its migration thread never ends) fails the start with
+   * a message that says so.
+   */
+  private async settled(monitor: QemuMonitor, id: string): Promise<void> {
+    const pending = async () => (await monitor.execute<Array<{ type: string }>>('query-yank').catch(() => [])).some((y) => y.type === 'migration');
+    const until = Date.now() + 15_000;
+    for (let yanked = false; await pending(); ) {
+      if (!yanked && Date.now() > until - 10_000) {
+        this.logger.warn(`serverId=${id}: an earlier migration is still being cleaned up by QEMU; yanking its connections`);
+        await monitor.execute('yank', { instances: [{ type: 'migration' }] }).catch(() => undefined);
+        yanked = true;
+      }
+      if (Date.now() > until) throw new Error('QEMU has not cleaned up an earlier migration (its yank instance remains)');
+      await sleep(100);
+    }
+  }
+
+  /**
+   * Mirrors and NBD nodes an earlier migration could not remove (its rollback ran while the
+   * destination was unreachable) go before a new one reuses their names.
+   */
+  private async sweep(monitor: QemuMonitor, id: string): Promise<void> {
+    const jobs = (await monitor.execute<QmpBlockJob[]>('query-block-jobs')).map((j) => j.device).filter((d) => d.startsWith('mig-mirror-'));
+    for (const job of jobs) await monitor.execute('block-job-cancel', { device: job, force: true }).catch(() => undefined);
+    const until = Date.now() + 30_000;
+    while (jobs.length && (await monitor.execute<QmpBlockJob[]>('query-block-jobs')).some((j) => jobs.includes(j.device))) {
+      if (Date.now() > until) throw new ConflictError(`server ${id} still has the disk mirrors of an earlier migration`, { serverId: id });
+      await sleep(50);
+    }
+    const nodes = await monitor.execute<Array<{ 'node-name'?: string }>>('query-named-block-nodes', { flat: true });
+    for (const node of new Set(nodes.map((n) => n['node-name'] ?? '').filter((n) => n.startsWith('mig-target-')))) {
+      await monitor.execute('blockdev-del', { 'node-name': node });
+      this.logger.warn(`serverId=${id}: removed ${node}, left by an earlier migration`);
+    }
+  }
+
+  /**
+   * The record of `migrationId`: the one in memory, or the one a previous agent left (its marker),
+   * rebuilt from QMP. Undefined when neither names it. A migration that never got past the mirrors
+   * is rolled back here (its record is then gone again).
+   */
+  private async takeOver(instance: QemuInstance, migrationId: string): Promise<Outgoing | undefined> {
+    const id = instance.serverId;
+    const known = this.byServer.get(id);
+    if (known) return known.migrationId === migrationId ? known : undefined;
+    const marker = readMarker(instance.paths.dir, OUTGOING_MARKER);
+    if (marker?.migrationId !== migrationId || !marker.parameters || !isAlive(instance.pid, id)) return undefined;
+    const monitor = await this.power.requireMonitor('migration-take-over', instance);
+    const info = await monitor.execute<QmpMigrationInfo>('query-migrate');
+    const jobs = (await monitor.execute<QmpBlockJob[]>('query-block-jobs')).map((j) => j.device).filter((d) => d.startsWith('mig-mirror-'));
+    const nodes = await monitor.execute<Array<{ 'node-name'?: string }>>('query-named-block-nodes', { flat: true }).catch(() => []);
+    const targets = [...new Set(nodes.map((n) => n['node-name'] ?? '').filter((n) => n.startsWith('mig-target-')))];
+    const record: Outgoing = { migrationId, parameters: marker.parameters, jobs, targets, mirroring: false };
+    if (this.byServer.has(id)) return this.takeOver(instance, migrationId); // another call took it over meanwhile
+    this.byServer.set(id, record);
+    if (!info.status || info.status === 'none') {
+      this.logger.warn(`migration ${migrationId}: serverId=${id} was left before it started by a previous agent; rolling back its mirrors`);
+      await this.rollback(instance, monitor, record);
+      return undefined;
+    }
+    instance.quiet = !['failed', 'cancelled'].includes(info.status);
+    if (jobs.length && instance.quiet) this.drainAtSwitchover(id, monitor, record);
+    this.logger.log(`migration ${migrationId}: serverId=${id} taken over from a previous agent (${info.status}, ${jobs.length} mirror(s))`);
+    return record;
   }
 
   private async waitReady(monitor: QemuMonitor, record: Outgoing, deadline: number): Promise<void> {

@@ -270,6 +270,7 @@ export class QemuDriver implements HypervisorDriver {
 
   async close(): Promise<void> {
     this.instances.close();
+    this.liveMigration.close();
   }
 
   /** The instance, tracked or left on the host by a previous agent; NotFoundError otherwise. */

@@ -6,6 +6,8 @@ describe(DhcpNaming.name, () => {
   it.each([
     [{}, { namespace: 'qdhcp-0a1b2c3d4e5f', innerDevice: 'ns-0a1b2c3d4e5f', outerDevice: 'nd-0a1b2c3d4e5f' }],
     [{ namespacePrefix: 'nbt-d-', linkPrefix: 'nbtd' }, { namespace: 'nbt-d-0a1b2c3d4e5f', innerDevice: 'ns-0a1b2c3d4e5f', outerDevice: 'nbtd0a1b2c3d4e5' }],
+    // A cloud's name in front (deploy/bench.sh's nubo-bench): longer than an interface name may be.
+    [{ namespacePrefix: 'nubo-bench-qdhcp-' }, { namespace: 'nubo-bench-qdhcp-0a1b2c3d4e5f', innerDevice: 'ns-0a1b2c3d4e5f', outerDevice: 'nd-0a1b2c3d4e5f' }],
   ])('derives names within IFNAMSIZ from the network id (%o)', (options, names) => {
     const of = new DhcpNaming(options).of(NETWORK_ID.toUpperCase());
     expect(of).toEqual(names);

@@ -35,7 +35,8 @@ export class DhcpNaming {
   constructor(o: { namespacePrefix?: string; linkPrefix?: string } = {}) {
     this.namespacePrefix = o.namespacePrefix ?? 'qdhcp-';
     this.linkPrefix = o.linkPrefix ?? 'nd-';
-    if (!/^[a-z][a-z0-9-]{0,15}$/.test(this.namespacePrefix)) throw new ValidationError('namespacePrefix must match [a-z][a-z0-9-]{0,15}', 'namespacePrefix');
+    // Namespace names are files under /run/netns (not interface names): a cloud's name fits in front.
+    if (!/^[a-z][a-z0-9-]{0,63}$/.test(this.namespacePrefix)) throw new ValidationError('namespacePrefix must match [a-z][a-z0-9-]{0,63}', 'namespacePrefix');
     if (!/^[a-z][a-z0-9-]{0,4}$/.test(this.linkPrefix)) throw new ValidationError('linkPrefix must match [a-z][a-z0-9-]{0,4}', 'linkPrefix');
     this.ownedNamespace = new RegExp(`^${this.namespacePrefix}[0-9a-f]{12}$`);
   }
