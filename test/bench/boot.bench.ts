@@ -11,9 +11,8 @@ import { OpenStackClient, credentialsFromEnv } from '@nubo/client';
 import { QmpClient } from '@nubo/qmp';
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -260,19 +259,7 @@ async function uploadImage(file: string): Promise<string> {
   const image = await client.call('POST', '/image/v2/images', 201, {
     name: `bench-boot-guest-${Date.now().toString(36)}`, disk_format: 'qcow2', container_format: 'bare', hypervisor_type: 'qemu',
   });
-  const status = await new Promise<number>((resolve, reject) => {
-    const req = request(`${client.baseUrl}/image/v2/images/${image.id}/file`, {
-      method: 'PUT',
-      headers: { 'x-auth-token': client.token!, 'content-type': 'application/octet-stream', 'content-length': String(statSync(file).size) },
-    });
-    req.on('response', (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', reject);
-    createReadStream(file).pipe(req);
-  });
-  if (status !== 204) throw new Error(`image upload answered ${status}`);
+  await client.uploadImageFile(image.id, file);
   return image.id;
 }
 

@@ -13,9 +13,8 @@ import { OpenStackClient, credentialsFromEnv } from '@nubo/client';
 import { loadConfig } from '@nubo/config';
 import { MigrationParameters } from '@nubo/contracts';
 import { execFile } from 'node:child_process';
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -75,27 +74,8 @@ async function createFlavor(name: string, ram: number, disk: number): Promise<st
 async function uploadImage(file: string, name: string, properties: Record<string, string>): Promise<string> {
   const image = await client.call('POST', '/image/v2/images', 201, { name: `${name}-${Date.now().toString(36)}`, disk_format: 'qcow2', container_format: 'bare', ...properties });
   images.add(image.id);
-  const status = await new Promise<number>((resolve, reject) => {
-    const req = request(`${client.baseUrl}/image/v2/images/${image.id}/file`, {
-      method: 'PUT',
-      headers: { 'x-auth-token': client.token!, 'content-type': 'application/octet-stream', 'content-length': String(statSync(file).size) },
-    });
-    req.on('response', (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', reject);
-    createReadStream(file).pipe(req);
-  });
-  if (status !== 204) throw new Error(`image upload answered ${status}`);
+  await client.uploadImageFile(image.id, file);
   return image.id;
-}
-
-async function boot(name: string, flavorRef: string, imageRef?: string): Promise<string> {
-  const created = await client.call('POST', '/compute/v2.1/servers', 202, { server: { name, flavorRef, ...(imageRef ? { imageRef } : {}) } });
-  servers.add(created.server.id);
-  await client.waitForStatus(created.server.id, 'ACTIVE', 300_000);
-  return created.server.id;
 }
 
 async function deleteServer(id: string): Promise<void> {

@@ -2,6 +2,9 @@
  * A small OpenStack API client (Keystone password auth, Nova, Nubo) for the demo, the e2e tests
  * and the benchmarks. It speaks HTTP only: it knows nothing of Nubo's insides.
  */
+import { createReadStream, statSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+
 export interface Credentials {
   authUrl: string; // e.g. http://127.0.0.1:8080/identity/v3
   username: string;
@@ -86,6 +89,24 @@ export class OpenStackClient {
     const reply = await this.request<T>(method, path, { body });
     if (reply.status !== expect) throw new ApiError(reply.status, reply.body, method, path);
     return reply.body;
+  }
+
+  /** Glance's PUT /image/v2/images/{id}/file with the file streamed (Content-Length set); ApiError unless 204. */
+  async uploadImageFile(imageId: string, file: string): Promise<void> {
+    const path = `/image/v2/images/${imageId}/file`;
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${this.baseUrl}${path}`, {
+        method: 'PUT',
+        headers: { 'x-auth-token': this.token!, 'content-type': 'application/octet-stream', 'content-length': String(statSync(file).size) },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      createReadStream(file).pipe(req);
+    });
+    if (status !== 204) throw new ApiError(status, undefined, 'PUT', path);
   }
 
   async createServer(server: { name: string; flavorRef: string; imageRef?: string }): Promise<string> {
