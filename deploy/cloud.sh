@@ -147,11 +147,16 @@ agent_env() { # N
     NUBO_AGENT_DRIVER="${NUBO_AGENT_DRIVER:-qemu}" \
     NUBO_AGENT_KSM="${NUBO_AGENT_KSM:-on}" \
     NUBO_AGENT_VCPUS="${NUBO_HOST_VCPUS:-4}" NUBO_AGENT_RAM_MB="${HOST_RAM_MB[$i]:-4096}" NUBO_AGENT_DISK_GB=100 \
-    NUBO_AGENT_UNDERLAY_IP="10.77.0.$((10 + i))" NUBO_AGENT_HEALTH_PORT="$((NUBO_HEALTH_PORT_BASE + 10 + i))"
+    NUBO_AGENT_UNDERLAY_IP="10.77.0.$((10 + i))" NUBO_AGENT_HEALTH_PORT="$((NUBO_HEALTH_PORT_BASE + 10 + i))" \
+    NUBO_AGENT_SHARED_STORAGE_DIR="$(shared_dir)"
 }
 
+# The all-in-one cloud's shared storage: one directory every host mounts at the same path (an
+# NFS export on real hosts). Servers of `nubo:storage=shared` flavors keep their disks there.
+shared_dir() { echo "$NUBO_STATE_DIR/shared"; }
+
 start_agent() { # N
-  mkdir -p "$NUBO_STATE_DIR/hosts/h$1"
+  mkdir -p "$NUBO_STATE_DIR/hosts/h$1" "$(shared_dir)"
   # shellcheck disable=SC2046
   start_service "agent-h$1" apps/compute-agent/src/main.js $(agent_env "$1")
 }
@@ -199,7 +204,8 @@ up() {
   fabric_up
   local h=$NUBO_HEALTH_PORT_BASE
   start_service api apps/api/src/main.js NUBO_API_PORT="$NUBO_API_PORT"
-  start_service scheduler apps/scheduler/src/main.js NUBO_HEALTH_PORT=$((h + 1))
+  # The all-in-one's hosts are namespaces: fencing one kills everything in it (fencing/netns-fence.driver.ts).
+  start_service scheduler apps/scheduler/src/main.js NUBO_HEALTH_PORT=$((h + 1)) NUBO_FENCE_DRIVER="${NUBO_FENCE_DRIVER:-netns}"
   start_service network apps/network/src/main.js NUBO_HEALTH_PORT=$((h + 2)) \
     NUBO_NETWORK_NODE_UNDERLAY_IP=10.77.0.2 NUBO_NETWORK_NODE_NETNS="$(net_ns)" NUBO_NETWORK_NODE_PHYSICAL_INTERFACES=ext:extp NUBO_NETWORK_STATE_DIR="$NUBO_STATE_DIR/network"
   start_service image-store apps/image-store/src/main.js NUBO_HEALTH_PORT=$((h + 3))
@@ -230,7 +236,7 @@ down() {
   pkill -KILL -f "qemu-system-x86_64.*$NUBO_STATE_DIR/hosts/" 2>/dev/null || true
   if [ "${1:-}" = "--purge" ]; then
     bash "$NUBO_ROOT/deploy/infra.sh" drop-db "$DB_NAME" 2>/dev/null || true
-    rm -rf "$NUBO_STATE_DIR/hosts" "$RUN_DIR" "$NUBO_STATE_DIR/cloud.env"
+    rm -rf "$NUBO_STATE_DIR/hosts" "$(shared_dir)" "$RUN_DIR" "$NUBO_STATE_DIR/cloud.env"
   else
     rm -rf "$RUN_DIR"
   fi

@@ -2,12 +2,17 @@
  * bench:migration: live migration through the API next to the same migrations done with two QEMUs
  * and QMP alone (migration-raw.ts), in the same run, between hosts 1 and 2 of the bench cloud.
  * One untimed warm-up migration (the destination's image cache), then N timed ones back and forth,
- * each timed from the POST os-migrateLive (explicit host) until the migration record is
- * `completed` and the server ACTIVE on the destination; downtime is QEMU's, from the record.
+ * each timed from the POST os-migrateLive (explicit host) until the server is ACTIVE on the
+ * destination (no task state; its record past the switch-over, host and claims moved): the raw
+ * side's clock stops when the destination runs too, and both remove the source QEMU after that,
+ * before the next migration (the API's record is `completed` once it has: that time is reported as
+ * api_completed_ms_p50). Downtime is QEMU's, from the record.
  *   idle:  firmware-only, 1024 MiB, KVM
  *   dirty: the Linux test guest (TCG) running `memwriter` (dirty rate measured by the pre-flight)
  *   block: firmware-only, KVM, a 1 GiB root disk of random data (block migration over NBD)
- * The record's steps are sampled from the database for a breakdown on stderr. One JSON line on stdout.
+ * The record's steps are sampled from the database for a breakdown on stderr, with the workflow's
+ * own step times (live.timings) per migration. One JSON line on stdout. NUBO_BENCH_MIGRATION_N sets
+ * the number of timed migrations (5), NUBO_BENCH_MIGRATION_ONLY the scenarios (idle,dirty,block).
  */
 import { OpenStackClient, credentialsFromEnv } from '@nubo/client';
 import { loadConfig } from '@nubo/config';
@@ -23,6 +28,8 @@ import { liveMigrationSchema } from '../../apps/scheduler/src/workflows/server-l
 import { Captured, RawHost, RawMigrationRun, RawVm, migrateRaw, newUuid, rawDirtyRate, startVm, stopAllVms, stopVm } from './migration-raw';
 
 const N = Number(process.env.NUBO_BENCH_MIGRATION_N ?? 5);
+/** Scenarios to run (comma-separated, while iterating): idle, dirty, block; all by default. */
+const ONLY = new Set((process.env.NUBO_BENCH_MIGRATION_ONLY ?? 'idle,dirty,block').split(',').map((s) => s.trim()));
 const MEMWRITER = process.env.NUBO_BENCH_MEMWRITER ?? 'memwriter 64 32 1';
 const POLL_MS = 10;
 const MiB = 2 ** 20;
@@ -63,6 +70,8 @@ interface Host extends RawHost {
 interface Series {
   total: number[];
   downtime: number[];
+  /** API only: until the record is completed (the source QEMU removed). */
+  completed?: number[];
 }
 
 async function createFlavor(name: string, ram: number, disk: number): Promise<string> {
@@ -126,7 +135,25 @@ async function waitFile(file: string, text: string, timeoutMs = 300_000): Promis
 }
 
 /** One API live migration, timed; the record's steps as first seen (ms after the POST). */
-async function migrateApi(id: string, dest: Host, block: boolean, steps: Map<string, number[]>): Promise<{ totalMs: number; downtimeMs: number }> {
+interface ApiRun {
+  totalMs: number;
+  downtimeMs: number;
+  completedMs: number;
+  /** The record's live.timings (and poll count), when the workflow keeps them. */
+  timings: Record<string, number>;
+}
+
+/** `step@ms` in time order (the poll count last). */
+const COUNTS = ['polls', 'poll-rpc-max', 'poll-rpc-total'];
+const timeline = (t: Record<string, number>) =>
+  Object.entries(t)
+    .filter(([k]) => !COUNTS.includes(k))
+    .sort(([, a], [, b]) => a - b)
+    .map(([k, v]) => `${k}@${v}`)
+    .concat(COUNTS.filter((k) => t[k] !== undefined).map((k) => `${k}=${t[k]}`))
+    .join(' ');
+
+async function migrateApi(id: string, dest: Host, block: boolean, steps: Map<string, number[]>): Promise<ApiRun> {
   const seen = new Map<string, number>();
   const t0 = now();
   await client.call('POST', `/compute/v2.1/servers/${id}/action`, 202, { 'os-migrateLive': { host: dest.id, block_migration: block, disk_over_commit: false } });
@@ -155,16 +182,38 @@ async function migrateApi(id: string, dest: Host, block: boolean, steps: Map<str
     for (;;) {
       const server = await client.getServer(id);
       if (server.status === 'ACTIVE' && server['OS-EXT-STS:task_state'] === null) {
-        const { rows } = await db.query(`SELECT status, live->>'downtimeMs' AS downtime FROM compute.migrations WHERE server_id = $1 ORDER BY number DESC LIMIT 1`, [id]);
-        if (rows[0]?.status === 'completed' && server['OS-EXT-SRV-ATTR:host'] === dest.id) {
+        const latest = async () =>
+          (
+            await db.query(
+              `SELECT status, live->>'step' AS step, live->>'downtimeMs' AS downtime, live->'timings' AS timings, live->>'polls' AS polled,
+                      live->'pollRpcMs' AS rpc
+                 FROM compute.migrations WHERE server_id = $1 ORDER BY number DESC LIMIT 1`,
+              [id],
+            )
+          ).rows[0];
+        const moved = await latest();
+        const committed = moved?.step === 'committed' && ['post-migrating', 'completed'].includes(moved.status);
+        if (committed && server['OS-EXT-SRV-ATTR:host'] === dest.id) {
           const totalMs = now() - t0;
+          // Untimed: the source QEMU goes before the next migration (as the raw side stops its source).
+          let last = moved;
+          while (last.status === 'post-migrating' && Date.now() < deadline) {
+            await sleep(POLL_MS);
+            last = await latest();
+          }
+          if (last.status !== 'completed') throw new Error(`migration of ${id} ended ${last.status} after the switch-over`);
+          const completedMs = now() - t0;
           done = true;
           await sampler;
           for (const [k, v] of seen) steps.set(k, [...(steps.get(k) ?? []), v]);
           steps.set('polls(count)', [...(steps.get('polls(count)') ?? []), polls.size]);
-          return { totalMs, downtimeMs: Number(rows[0].downtime) };
+          // The workflow's own step times (live.timings: ms after the record's creation, i.e. the POST), and its poll count.
+          for (const [k, v] of Object.entries((last.timings ?? {}) as Record<string, number>)) steps.set(`t:${k}`, [...(steps.get(`t:${k}`) ?? []), v]);
+          if (last.polled) steps.set('t:polls(count)', [...(steps.get('t:polls(count)') ?? []), Number(last.polled)]);
+          const rpc = last.rpc ? { 'poll-rpc-max': last.rpc.max, 'poll-rpc-total': last.rpc.total } : {};
+          return { totalMs, downtimeMs: Number(last.downtime), completedMs, timings: { ...(last.timings ?? {}), ...(last.polled ? { polls: Number(last.polled) } : {}), ...rpc } };
         }
-        throw new Error(`migration of ${id} ended ${rows[0]?.status} on ${server['OS-EXT-SRV-ATTR:host']}`);
+        if (!moved || ['error', 'cancelled', 'completed'].includes(moved.status)) throw new Error(`migration of ${id} ended ${moved?.status} on ${server['OS-EXT-SRV-ATTR:host']}`);
       }
       if (server.status === 'ERROR' || Date.now() > deadline) throw new Error(`server ${id} is ${server.status}`);
       await sleep(POLL_MS);
@@ -218,7 +267,7 @@ async function scenario(s: Scenario, all: Host[]): Promise<{ api: Series; raw: S
   const pre = await preflight(id);
   if (s.linux) dirtyApi = Number(pre.dirty_rate_mib_s);
   else if (pre.predicted_converges !== true) throw new Error(`the pre-flight predicts no convergence for the idle guest: ${JSON.stringify(pre)}`);
-  const api: Series = { total: [], downtime: [] };
+  const api: Series = { total: [], downtime: [], completed: [] };
   const steps = new Map<string, number[]>();
   let apiError: string | undefined;
   try {
@@ -232,7 +281,8 @@ async function scenario(s: Scenario, all: Host[]): Promise<{ api: Series; raw: S
       }
       api.total.push(r.totalMs);
       api.downtime.push(r.downtimeMs);
-      log(`${s.name} api ${i}/${N} -> ${dest.id}: total ${r.totalMs.toFixed(1)} ms, downtime ${r.downtimeMs} ms`);
+      api.completed!.push(r.completedMs);
+      log(`${s.name} api ${i}/${N} -> ${dest.id}: total ${r.totalMs.toFixed(1)} ms (record completed at ${r.completedMs.toFixed(0)} ms), downtime ${r.downtimeMs} ms; ${timeline(r.timings)}`);
     }
   } catch (error) {
     apiError = (error as Error).message;
@@ -289,6 +339,7 @@ function fields(r: { api: Series; raw: Series; rawError?: string; apiError?: str
     api_total_ms_p50: a,
     raw_total_ms_p50: w,
     total_ratio: a !== null && w !== null ? round(a / w) : null,
+    api_completed_ms_p50: a !== null && r.api.completed?.length === N ? p50(r.api.completed) : null,
     ...(withDowntime ? { api_downtime_ms_p50: p50(r.api.downtime), raw_downtime_ms_p50: r.raw.downtime.length === N ? p50(r.raw.downtime) : null } : {}),
     ...(r.apiError ? { api_error: r.apiError.slice(0, 300) } : {}),
     ...(r.rawError ? { raw_error: r.rawError.slice(0, 300) } : {}),
@@ -313,28 +364,30 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(stateDir, 'bench-migration-'));
   tempDirs.add(work);
   try {
-    // Images: the Linux test guest (TCG) and a 1 GiB disk of random data (no OS: firmware only, KVM).
-    const { stdout } = await run('bash', [join(__dirname, '../../../deploy/guest-image/build.sh'), join(stateDir, 'guest-image')], { timeout: 600_000, maxBuffer: 1 << 20 });
-    const guestImage = await uploadImage(stdout.trim().split('\n').pop()!, 'bench-mig-guest', { hypervisor_type: 'qemu' });
-    const rawDisk = join(work, 'random.raw');
-    await run('dd', ['if=/dev/urandom', `of=${rawDisk}`, 'bs=1M', 'count=1024', 'status=none']);
-    await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', rawDisk, join(work, 'random.qcow2')]);
-    await rm(rawDisk);
-    const diskImage = await uploadImage(join(work, 'random.qcow2'), 'bench-mig-disk', {});
-    await rm(join(work, 'random.qcow2'));
-    log('images uploaded');
-
-    const idle = await scenario({ name: 'idle', flavorRef: await createFlavor('bench-mig-1g', 1024, 0), linux: false }, hosts);
-    const dirty = await scenario({ name: 'dirty', flavorRef: await createFlavor('bench-mig-tcg', 512, 1), imageRef: guestImage, linux: true }, hosts);
-    const block = await scenario({ name: 'block', flavorRef: await createFlavor('bench-mig-disk', 256, 1), imageRef: diskImage, linux: false }, hosts);
-    process.stdout.write(
-      `${JSON.stringify({
-        name: 'migration',
-        idle: { ram_mib: 1024, ...fields(idle, true) },
-        dirty: { ram_mib: 512, ...fields(dirty, true), dirty_mib_s: round(dirty.dirtyApi ?? NaN), raw_dirty_mib_s: round(dirty.dirtyRaw ?? NaN) },
-        block: { disk_mib: 1024, ...fields(block, false), api_downtime_ms_p50: p50(block.api.downtime), raw_downtime_ms_p50: p50(block.raw.downtime) },
-      })}\n`,
-    );
+    const result: Record<string, unknown> = { name: 'migration' };
+    if (ONLY.has('idle')) {
+      const idle = await scenario({ name: 'idle', flavorRef: await createFlavor('bench-mig-1g', 1024, 0), linux: false }, hosts);
+      result.idle = { ram_mib: 1024, ...fields(idle, true) };
+    }
+    if (ONLY.has('dirty')) {
+      // The Linux test guest (TCG).
+      const { stdout } = await run('bash', [join(__dirname, '../../../deploy/guest-image/build.sh'), join(stateDir, 'guest-image')], { timeout: 600_000, maxBuffer: 1 << 20 });
+      const guestImage = await uploadImage(stdout.trim().split('\n').pop()!, 'bench-mig-guest', { hypervisor_type: 'qemu' });
+      const dirty = await scenario({ name: 'dirty', flavorRef: await createFlavor('bench-mig-tcg', 512, 1), imageRef: guestImage, linux: true }, hosts);
+      result.dirty = { ram_mib: 512, ...fields(dirty, true), dirty_mib_s: round(dirty.dirtyApi ?? NaN), raw_dirty_mib_s: round(dirty.dirtyRaw ?? NaN) };
+    }
+    if (ONLY.has('block')) {
+      // A 1 GiB disk of random data (no OS: firmware only, KVM).
+      const rawDisk = join(work, 'random.raw');
+      await run('dd', ['if=/dev/urandom', `of=${rawDisk}`, 'bs=1M', 'count=1024', 'status=none']);
+      await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', rawDisk, join(work, 'random.qcow2')]);
+      await rm(rawDisk);
+      const diskImage = await uploadImage(join(work, 'random.qcow2'), 'bench-mig-disk', {});
+      await rm(join(work, 'random.qcow2'));
+      const block = await scenario({ name: 'block', flavorRef: await createFlavor('bench-mig-disk', 256, 1), imageRef: diskImage, linux: false }, hosts);
+      result.block = { disk_mib: 1024, ...fields(block, false), api_downtime_ms_p50: p50(block.api.downtime), raw_downtime_ms_p50: p50(block.raw.downtime) };
+    }
+    process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     await stopAllVms();
     for (const id of servers) await client.request('DELETE', `/compute/v2.1/servers/${id}`).catch(() => undefined);

@@ -18,6 +18,8 @@ jest.setTimeout(900_000);
 const isRoot = process.getuid?.() === 0;
 const M1_TINY = '1'; // 512 MiB: targets from 128 to 512 MiB
 const MiB = 2 ** 20;
+/** The test guest runs under TCG: 8 KiB short of its flavor (qemu-migration-quirks.ts). */
+const FULL = 512 * MiB - 8 * 1024;
 
 (isRoot ? describe : describe.skip)('memory balloon and KSM through /nubo/v1 (needs root)', () => {
   let admin: OpenStackClient;
@@ -57,7 +59,7 @@ const MiB = 2 ** 20;
   describe('GET and PUT /nubo/v1/servers/{id}/balloon', () => {
     it('shows the whole flavor RAM before any target', async () => {
       expect(await getBalloon()).toEqual({ actual_mb: 512, max_mb: 512 });
-      expect(await qmpActual()).toBe(512 * MiB);
+      expect(await qmpActual()).toBe(FULL);
     });
 
     it('takes a lower target from an admin (202); actual converges to it, and QMP agrees', async () => {
@@ -75,7 +77,7 @@ const MiB = 2 ** 20;
     it('gives the RAM back when the target is the flavor RAM again', async () => {
       await admin.call('PUT', balloonPath(), 202, { balloon: { target_mb: 512 } });
       await eventually('actual_mb 512', async () => (await getBalloon()).actual_mb === 512, 180_000);
-      expect(await qmpActual()).toBe(512 * MiB);
+      expect(await qmpActual()).toBe(FULL);
     });
 
     it.each([
@@ -90,7 +92,7 @@ const MiB = 2 ** 20;
       expect(reply.status).toBe(400);
       expect(reply.body.badRequest.message).toContain(`Invalid input for field/attribute ${field}.`);
       expect(reply.body.badRequest.message).toMatch(reason);
-      expect(await qmpActual()).toBe(512 * MiB);
+      expect(await qmpActual()).toBe(FULL);
     });
 
     it("answers a non-admin with 403 in Nova's forbidden shape, on GET and PUT", async () => {
@@ -99,7 +101,7 @@ const MiB = 2 ** 20;
         expect(reply.status).toBe(403);
         expect(reply.body).toEqual({ forbidden: { code: 403, message: expect.stringMatching(/^Policy doesn't allow nubo:servers:balloon:\w+ to be performed\.$/) } });
       }
-      expect(await qmpActual()).toBe(512 * MiB);
+      expect(await qmpActual()).toBe(FULL);
     });
 
     it('answers 404 for an unknown server', async () => {

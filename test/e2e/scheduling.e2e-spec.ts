@@ -77,7 +77,9 @@ describe('scheduling filters', () => {
       expect(agent.includes('HW_CPU_X86_SSE42')).toBe(flags.has('sse4_2'));
       expect(agent.includes('HW_CPU_X86_AVX2')).toBe(flags.has('avx2'));
       expect(agent.includes('HW_CPU_X86_SSE3')).toBe(flags.has('pni'));
-      for (const name of agent) expect(name).toMatch(/^(COMPUTE_ACCEL_(KVM|TCG)|HW_CPU_X86_[A-Z0-9]+)$/);
+      // Every host of the all-in-one cloud mounts its shared storage.
+      expect(agent).toContain('CUSTOM_NUBO_SHARED_STORAGE');
+      for (const name of agent) expect(name).toMatch(/^(COMPUTE_ACCEL_(KVM|TCG)|HW_CPU_X86_[A-Z0-9]+|CUSTOM_NUBO_SHARED_STORAGE)$/);
     }
   });
 

@@ -29,6 +29,8 @@ import { microversionMiddleware } from './compute/microversion';
 import { InstanceActionsController } from './compute/instance-actions.controller';
 import { MigrationsController } from './compute/migrations/migrations.controller';
 import { LiveMigrationService } from './compute/migrations/live-migration.service';
+import { ColdMigrationService } from './compute/migrations/cold-migration.service';
+import { EvacuateService } from './compute/migrations/evacuate.service';
 import { ServerInterfacesController } from './compute/server-interfaces/server-interfaces.controller';
 import { ServerInterfacesService } from './compute/server-interfaces/server-interfaces.service';
 import { SECURITY_GROUP_CONTROLLERS, SECURITY_GROUP_PROVIDERS } from './compute/security-groups';
@@ -61,6 +63,8 @@ import { HostDrainService } from './nubo/host-drain.service';
 import { BalloonController } from './nubo/balloon.controller';
 import { PlacementController } from './nubo/placement.controller';
 import { MigrationPreflightController } from './nubo/migration-preflight.controller';
+import { FailoverPlanController } from './nubo/failover-plan.controller';
+import { FailoverSettingsController } from './nubo/failover-settings.controller';
 import { ProxyController } from './proxy/proxy.controller';
 import { GlanceController } from './image/glance.controller';
 import { GlanceMembersController } from './image/glance-members.controller';
@@ -107,6 +111,8 @@ export class ApiModule implements NestModule {
         HostDrainController,
         BalloonController,
         PlacementController,
+        FailoverPlanController,
+        FailoverSettingsController,
         MigrationPreflightController,
         HealthController,
       ],
@@ -142,6 +148,8 @@ export class ApiModule implements NestModule {
         ServerRebuildService,
         ServerResizeService,
         LiveMigrationService,
+        ColdMigrationService,
+        EvacuateService,
         HostDrainService,
         QuotaService,
         GroupsService,

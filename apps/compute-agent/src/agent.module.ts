@@ -7,6 +7,10 @@ import { RpcClient, RpcServer } from '@nubo/messaging';
 import { AgentRuntime } from './agent/agent-runtime';
 import { AgentService } from './agent/agent.service';
 import { HostReporterService } from './agent/host-reporter.service';
+import { createLeaseWatchdog } from './agent/host-lease-wiring';
+import { LeaseWatchdog } from './agent/lease-watchdog';
+import { readHostTraits } from './host/host-traits';
+import { SHARED_STORAGE_TRAIT } from '@nubo/contracts';
 import { AgentConfig } from './config';
 import { HostKsm } from './host/host-ksm';
 import { createDriver } from './hypervisor/driver-factory';
@@ -24,6 +28,8 @@ export class AgentModule {
   static forRoot(options: { config: AgentConfig; rpcServer: RpcServer }): DynamicModule {
     const { config, rpcServer } = options;
     const hostId = config.NUBO_HOST_ID;
+    // One boot time for the heartbeats and the lease: a new value tells the control plane the agent restarted.
+    const agentStartedAt = new Date();
     return {
       module: AgentModule,
       providers: [
@@ -44,12 +50,20 @@ export class AgentModule {
               qemuBinary: config.NUBO_AGENT_QEMU_BINARY,
               qemuUser: config.qemuUser,
               hotplugPorts: config.NUBO_AGENT_HOTPLUG_PORTS,
+              sharedDir: config.NUBO_AGENT_SHARED_STORAGE_DIR,
             }),
         },
         {
+          // The host's lease and self-fencing watchdog (renewed by the reporter, checked by every command).
+          provide: LeaseWatchdog,
+          useFactory: (driver: HypervisorDriver, client: RpcClient) =>
+            createLeaseWatchdog({ hostId, agentStartedAt, stateDir: config.NUBO_AGENT_STATE_DIR, fenceTimeoutMs: config.NUBO_AGENT_FENCE_TIMEOUT_MS, driver, client }),
+          inject: [HYPERVISOR_DRIVER, RpcClient],
+        },
+        {
           provide: AgentService,
-          useFactory: (driver: HypervisorDriver) => new AgentService({ hostId, driver }),
-          inject: [HYPERVISOR_DRIVER],
+          useFactory: (driver: HypervisorDriver, guard: LeaseWatchdog) => new AgentService({ hostId, driver, guard }),
+          inject: [HYPERVISOR_DRIVER, LeaseWatchdog],
         },
         {
           // KSM is turned on (when configured) before the first heartbeat reports it.
@@ -62,17 +76,20 @@ export class AgentModule {
         },
         {
           provide: HostReporterService,
-          useFactory: (driver: HypervisorDriver, publisher: RpcClient, ksm: HostKsm) =>
+          useFactory: (driver: HypervisorDriver, publisher: RpcClient, ksm: HostKsm, lease: LeaseWatchdog) =>
             new HostReporterService({
               hostId,
+              agentStartedAt,
+              lease,
               driver,
               publisher,
               capacity: config.capacity,
               ksm,
+              traits: [...readHostTraits(driver.accelerator), ...(config.NUBO_AGENT_SHARED_STORAGE_DIR ? [SHARED_STORAGE_TRAIT] : [])],
               underlayIp: config.NUBO_AGENT_UNDERLAY_IP,
               heartbeatMs: config.NUBO_AGENT_HEARTBEAT_MS,
             }),
-          inject: [HYPERVISOR_DRIVER, RpcClient, HostKsm],
+          inject: [HYPERVISOR_DRIVER, RpcClient, HostKsm, LeaseWatchdog],
         },
         {
           // Tenant networks in the host's data plane namespace (the fake driver has none: no network ops).

@@ -41,6 +41,13 @@ export const agentSchema = {
   NUBO_AGENT_DRIVER: env.oneOf(['qemu', 'fake'] as const, { default: 'qemu' }),
   NUBO_AGENT_QEMU_BINARY: env.string({ default: 'qemu-system-x86_64' }),
   NUBO_AGENT_HEARTBEAT_MS: env.int({ default: 1_000, min: 100 }),
+  /**
+   * Self-fencing (agent/lease-watchdog.ts): with no lease renewal granted for this long (from the
+   * sending of the last one), the agent kills every QEMU of its host and refuses every command
+   * until it rejoins. A few seconds more than the scheduler's NUBO_HOST_DOWN_AFTER_MS (10 s); the
+   * agent also never waits past the lease the scheduler grants (NUBO_HOST_LEASE_MS 15 s) minus 2 s.
+   */
+  NUBO_AGENT_FENCE_TIMEOUT_MS: env.int({ default: 13_000, min: 1_000 }),
   NUBO_AGENT_VCPUS: optionalInt({ min: 1 }),
   NUBO_AGENT_RAM_MB: optionalInt({ min: 1 }),
   NUBO_AGENT_DISK_GB: optionalInt({ min: 0 }),
@@ -58,6 +65,12 @@ export const agentSchema = {
   NUBO_AGENT_QEMU_USER: qemuUserField,
   /** on: turn kernel samepage merging on at boot (never off: other agents may share the kernel). */
   NUBO_AGENT_KSM: env.oneOf(['on', 'off'] as const, { default: 'off' }),
+  /**
+   * The cloud's shared storage (an NFS mount, or one directory for every host of the all-in-one
+   * cloud): the same path on every host. Set: the host runs `nubo:storage=shared` servers and
+   * reports the CUSTOM_NUBO_SHARED_STORAGE trait.
+   */
+  NUBO_AGENT_SHARED_STORAGE_DIR: env.optionalString(),
   /** Empty PCIe root ports each QEMU gets for NICs hot-plugged later (os-interface attach). */
   NUBO_AGENT_HOTPLUG_PORTS: env.int({ default: 4, min: 0, max: 32 }),
   /** Scale tests: run this many fake hosts (<NUBO_HOST_ID>-s0001 ...) in this process instead of one (driver fake only). */
@@ -106,6 +119,10 @@ export function loadAgentConfig(source: NodeJS.ProcessEnv = process.env): AgentC
   }
   if (raw.NUBO_AGENT_UNDERLAY_DEVICE !== undefined && !IFNAME.test(raw.NUBO_AGENT_UNDERLAY_DEVICE)) {
     problems.push('NUBO_AGENT_UNDERLAY_DEVICE must be an interface name ([A-Za-z0-9_.-], at most 15)');
+  }
+  const shared = raw.NUBO_AGENT_SHARED_STORAGE_DIR;
+  if (shared !== undefined && (!isAbsolute(shared) || /[\u0000-\u001f\u007f]/.test(shared))) {
+    problems.push('NUBO_AGENT_SHARED_STORAGE_DIR must be an absolute path without control characters');
   }
   const physicalInterfaces = parsePhysicalInterfaces(raw.NUBO_AGENT_PHYSICAL_INTERFACES, problems, 'NUBO_AGENT_PHYSICAL_INTERFACES');
   let qemuUser = '';

@@ -1,6 +1,9 @@
 import { env, infraSchema, loadConfigOrExit } from '@nubo/config';
 import { schedulingSchema } from './placement/scheduling-config';
 import { liveMigrationSchema } from './workflows/server-live-migrate-policy';
+import { hostLivenessSchema } from './hosts/host-liveness-config';
+import { failoverSchema } from './failover/failover-config';
+import { fencingSchema } from './fencing/fencing-config';
 
 export const schedulerSchema = {
   ...infraSchema,
@@ -10,6 +13,12 @@ export const schedulerSchema = {
   ...liveMigrationSchema,
   /** A host silent this long is marked down. */
   NUBO_HOST_DOWN_AFTER_MS: env.int({ default: 10_000, min: 1_000 }),
+  /** Host leases (hosts/host-liveness-config.ts: how the liveness numbers fit). */
+  ...hostLivenessSchema,
+  /** The failover controller's leadership and tick (failover/failover-config.ts). */
+  ...failoverSchema,
+  /** Fence drivers, storm protection, recovery retries (fencing/fencing-config.ts). */
+  ...fencingSchema,
   NUBO_SCHEDULER_CONCURRENCY: env.int({ default: 16, min: 1, max: 256 }),
   /** How long loaded host candidates serve placement decisions (claims re-check capacity on the row). */
   NUBO_SCHEDULER_HOST_CACHE_MS: env.int({ default: 250, min: 0, max: 10_000 }),

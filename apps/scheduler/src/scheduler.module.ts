@@ -1,5 +1,5 @@
 import { DynamicModule, Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { HealthOps, subjects } from '@nubo/contracts';
+import { HealthOps, LEASE_FENCE_MARGIN_MS, subjects } from '@nubo/contracts';
 import { openDataSource } from '@nubo/database';
 import { probe, runChecks } from '@nubo/health';
 import { JobWorker } from '@nubo/jobs';
@@ -10,6 +10,9 @@ import { HostRegistryService } from './hosts/host-registry.service';
 import { PowerSyncService } from './hosts/power-sync.service';
 import { AgentRetry } from './workflows/agent-retry';
 import { PlacementService } from './placement/placement.service';
+import { FailoverPlanService } from './failover-plan/failover-plan.service';
+import { HostRecoveryTask } from './fencing/host-recovery.task';
+import { createFenceDriver } from './fencing/fencing-config';
 import { AgentClient } from './workflows/agent-client';
 import { ServerCreateWorkflow } from './workflows/server-create.workflow';
 import { ServerActionWorkflow } from './workflows/server-action.workflow';
@@ -28,6 +31,17 @@ import { ServerLiveMigrateWorkflow } from './workflows/server-live-migrate.workf
 import { LiveMigrateClaims } from './workflows/server-live-migrate-claims';
 import { LiveMigrationPoller } from './workflows/server-live-migrate-poll';
 import { LiveMigrationRpc } from './workflows/server-live-migrate-rpc';
+import { ServerColdMigrateWorkflow } from './workflows/server-cold-migrate.workflow';
+import { ServerColdMigrateFinishWorkflow } from './workflows/server-cold-migrate-finish.workflow';
+import { ColdMigrateClaims } from './workflows/server-cold-migrate-claims';
+import { ColdMigrateRollback } from './workflows/server-cold-migrate-rollback';
+import { ColdMigrationRpc } from './workflows/server-cold-migrate-rpc';
+import { FAILOVER_TASKS, FailoverController, FailoverTask } from './failover/failover-controller';
+import { HostEpochs } from './hosts/host-epochs';
+import { ServerEvacuateWorkflow } from './workflows/server-evacuate.workflow';
+import { EvacuateClaims } from './workflows/server-evacuate-claims';
+import { EvacuationNetwork } from './workflows/server-evacuate-network';
+import { EvacuationService } from './failover/evacuation.service';
 
 /** Starts the BullMQ worker once every handler exists, and answers scheduler.health. */
 class WorkflowRunner implements OnModuleInit, OnApplicationShutdown {
@@ -43,6 +57,8 @@ class WorkflowRunner implements OnModuleInit, OnApplicationShutdown {
     @Inject(ServerResizeWorkflow) private readonly resize: ServerResizeWorkflow,
     @Inject(ServerInterfaceWorkflow) private readonly interfaces: ServerInterfaceWorkflow,
     @Inject(ServerLiveMigrateWorkflow) private readonly liveMigrate: ServerLiveMigrateWorkflow,
+    @Inject(ServerColdMigrateWorkflow) private readonly coldMigrate: ServerColdMigrateWorkflow,
+    @Inject(ServerEvacuateWorkflow) private readonly evacuate: ServerEvacuateWorkflow,
     @Inject(RpcServer) private readonly rpcServer: RpcServer,
     @Inject(DataSource) private readonly db: DataSource,
   ) {}
@@ -59,6 +75,8 @@ class WorkflowRunner implements OnModuleInit, OnApplicationShutdown {
         'server.resize': (payload, job) => this.resize.run(payload, job),
         'server.interface': (payload, job) => this.interfaces.run(payload, job),
         'server.live-migrate': (payload, job) => this.liveMigrate.run(payload, job),
+        'server.cold-migrate': (payload, job) => this.coldMigrate.run(payload, job),
+        'server.evacuate': (payload, job) => this.evacuate.run(payload, job),
       },
     );
     this.worker.start();
@@ -111,10 +129,42 @@ export class SchedulerModule {
         LiveMigrateClaims,
         LiveMigrationPoller,
         LiveMigrationRpc,
+        ServerColdMigrateWorkflow,
+        ServerColdMigrateFinishWorkflow,
+        ColdMigrateClaims,
+        ColdMigrateRollback,
+        ColdMigrationRpc,
+        ServerEvacuateWorkflow,
+        EvacuateClaims,
+        EvacuationNetwork,
+        EvacuationService,
         ResizeClaims,
         InstanceSpecBuilder,
         HostRegistryService,
+        FailoverPlanService,
+        HostEpochs,
         PowerSyncService,
+        // One active failover controller among the schedulers; its tasks (recoveries) come in FAILOVER_TASKS.
+        {
+          provide: FAILOVER_TASKS,
+          useFactory: (evacuations: EvacuationService) => [
+            new HostRecoveryTask(createFenceDriver(config), evacuations, {
+              stormPercent: config.NUBO_FAILOVER_STORM_PERCENT,
+              downAfterMs: config.NUBO_HOST_DOWN_AFTER_MS,
+              settleMs: config.NUBO_FAILOVER_SETTLE_MS,
+              stormWindowMs: config.NUBO_FAILOVER_STORM_WINDOW_MS,
+              selfFenceMarginMs: LEASE_FENCE_MARGIN_MS,
+              retryMs: config.NUBO_FAILOVER_RETRY_MS,
+              trustLeaseExpiry: config.NUBO_FAILOVER_TRUST_LEASE_EXPIRY === 'on',
+            }),
+          ],
+          inject: [EvacuationService],
+        },
+        {
+          provide: FailoverController,
+          useFactory: (tasks: FailoverTask[]) => FailoverController.fromConfig(config, tasks),
+          inject: [FAILOVER_TASKS],
+        },
         AgentRetry,
         WorkflowRunner,
       ],

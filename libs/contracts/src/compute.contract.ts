@@ -102,7 +102,19 @@ export interface InstanceSpec {
   diskBus?: 'virtio' | 'scsi';
   /** Network interfaces, in guest order: virtio-net on a tap the agent's host already has. */
   nics?: NicSpec[];
+  /**
+   * Where the disks live (flavor extra spec `nubo:storage`): absent or `local`, the host's own
+   * state dir; `shared`, the cloud's shared storage (NUBO_AGENT_SHARED_STORAGE_DIR on every host),
+   * so another host opens the same disk (live migration without copying, evacuation).
+   */
+  storage?: 'local' | 'shared';
 }
+
+/** The trait of a host that mounts the cloud's shared storage (servers with `nubo:storage=shared` need it). */
+export const SHARED_STORAGE_TRAIT = 'CUSTOM_NUBO_SHARED_STORAGE';
+
+/** The flavor extra spec that puts a server's disks on shared storage (`shared`) or the host's own (`local`, default). */
+export const STORAGE_EXTRA_SPEC = 'nubo:storage';
 
 /** Nova's guest CPU topology: sockets x cores x threads = vcpus. */
 export interface CpuTopology {
@@ -126,6 +138,11 @@ export interface SpawnRequest extends AgentCommand {
 
 export interface ServerRef extends AgentCommand {
   serverId: string;
+}
+
+/** destroy: the server's disks on shared storage go too only when the server itself is deleted. */
+export interface DestroyRequest extends ServerRef {
+  deleteSharedDisks?: boolean;
 }
 
 /**
@@ -262,7 +279,7 @@ export interface RevertResizeRequest extends ServerRef {
 
 export const AgentOps = {
   spawn: rpc<SpawnRequest, InstanceStatus>('server.spawn', { timeoutMs: 120_000 }),
-  destroy: rpc<ServerRef, DestroyReply>('server.destroy', { timeoutMs: 60_000 }),
+  destroy: rpc<DestroyRequest, DestroyReply>('server.destroy', { timeoutMs: 60_000 }),
   status: rpc<ServerRef, InstanceStatus>('server.status', { timeoutMs: 10_000 }),
   list: rpc<AgentCommand, { instances: InstanceStatus[] }>('server.list', { timeoutMs: 10_000 }),
   /** QEMU exits; the instance's files stay; power state `shutdown`. Idempotent. */

@@ -14,3 +14,7 @@ export * from './network-binding.contract';
 export * from './network-migration.contract';
 export * from './interface-attach.contract';
 export * from './live-migration.contract';
+export * from './failover-plan.contract';
+export * from './live-migration-events.contract';
+export * from './cold-migration.contract';
+export * from './host-lease.contract';

@@ -46,6 +46,22 @@ export interface ServerLiveMigrateJob extends ServerJob {
   migrationId: string;
 }
 
+/**
+ * Nova's migrate (a cold migration) of the migration record `migrationId`: every step is persisted
+ * in the record, so a retried or re-run job resumes where the record says.
+ */
+export interface ServerColdMigrateJob extends ServerJob {
+  migrationId: string;
+}
+
+/**
+ * Nova's evacuate of the migration record `migrationId` (an evacuation: the server's host is down,
+ * it is rebuilt on another one): every step is persisted in the record, so a re-run resumes.
+ */
+export interface ServerEvacuateJob extends ServerJob {
+  migrationId: string;
+}
+
 export interface JobPayloads {
   /** Nova's os-interface attach/detach (interface-attach.contract.ts). */
   'server.interface': ServerInterfaceJob;
@@ -56,9 +72,11 @@ export interface JobPayloads {
   'server.rebuild': ServerRebuildJob;
   'server.resize': ServerResizeJob;
   'server.live-migrate': ServerLiveMigrateJob;
+  'server.cold-migrate': ServerColdMigrateJob;
+  'server.evacuate': ServerEvacuateJob;
 }
 export type JobName = keyof JobPayloads;
-export const JOB_NAMES: JobName[] = ['server.create', 'server.delete', 'server.action', 'server.snapshot', 'server.rebuild', 'server.resize', 'server.interface', 'server.live-migrate'];
+export const JOB_NAMES: JobName[] = ['server.create', 'server.delete', 'server.action', 'server.snapshot', 'server.rebuild', 'server.resize', 'server.interface', 'server.live-migrate', 'server.cold-migrate', 'server.evacuate'];
 
 /**
  * Job ids make enqueueing idempotent: one create and one delete per server, one action job per

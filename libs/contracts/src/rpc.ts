@@ -39,4 +39,10 @@ export interface AgentCommand {
   opId: string;
   /** Epoch milliseconds after which the agent refuses the command as stale. */
   deadline: number;
+  /**
+   * The host's lease epoch (fencing token, host-lease.contract.ts) the sender knows. An agent
+   * refuses a command whose epoch is not the one it holds. Optional (additive): callers without
+   * database access omit it and get the lease check only (a fenced agent refuses everything).
+   */
+  epoch?: number;
 }

@@ -1,6 +1,7 @@
 /**
  * NATS subjects. Agents serve `agent.<hostId>.<op>`; services serve `<service>.<op>` in a queue
- * group; events go to `host.<hostId>.heartbeat` and `server.<serverId>.state`.
+ * group; events go to `host.<hostId>.heartbeat`, `server.<serverId>.state` and
+ * `server.<serverId>.migration`.
  */
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -19,6 +20,9 @@ export const subjects = {
   anyHeartbeat: 'host.*.heartbeat',
   serverState: (serverId: string) => `server.${serverId}.state`,
   anyServerState: 'server.*.state',
+  /** A server's live-migration progress (live-migration-events.contract.ts). */
+  serverMigration: (serverId: string) => `server.${serverId}.migration`,
+  anyServerMigration: 'server.*.migration',
 };
 
 export const QUEUE_GROUPS = {

@@ -4,7 +4,7 @@
  * their own way: os-getConsoleOutput asks the host at once (200 with the output), createImage
  * also makes the image (202 with its Location).
  */
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { ConflictError, TimeoutError, jobId } from '@nubo/contracts';
 import { ServerEntity, recordAction } from '@nubo/database';
 import { JobQueue } from '@nubo/jobs';
@@ -19,6 +19,8 @@ import { ServerSnapshotService } from './server-snapshot.service';
 import { ServersService } from './servers.service';
 import { ServerSecurityGroupsService } from './security-groups/server-security-groups.service';
 import { LiveMigrationService } from './migrations/live-migration.service';
+import { ColdMigrationService } from './migrations/cold-migration.service';
+import { EvacuateService } from './migrations/evacuate.service';
 import { CRASH_DUMP_ACTION, parseCrashDump, triggerCrashDump } from './server-crash-dump';
 
 /**
@@ -46,6 +48,8 @@ export class ServerActionService {
     @Inject(ServerResizeService) private readonly resizes: ServerResizeService,
     @Inject(ServerSecurityGroupsService) private readonly securityGroups: ServerSecurityGroupsService,
     @Inject(LiveMigrationService) private readonly liveMigrations: LiveMigrationService,
+    @Inject(ColdMigrationService) private readonly coldMigrations: ColdMigrationService,
+    @Optional() @Inject(EvacuateService) private readonly evacuations?: EvacuateService,
   ) {}
 
   async act(id: string, body: unknown, auth: AuthContext, requestId: string, version = '2.1'): Promise<ActionResult> {
@@ -66,6 +70,10 @@ export class ServerActionService {
     if (groups) return groups;
     const live = await this.liveMigrations.act(name, action, server, auth, requestId, version);
     if (live) return live;
+    const cold = await this.coldMigrations.act(name, action, server, auth, requestId);
+    if (cold) return cold;
+    const evacuated = await this.evacuations?.act(name, action, server, auth, requestId, version);
+    if (evacuated) return evacuated;
     if (name === CRASH_DUMP_ACTION) {
       parseCrashDump(action, version);
       await triggerCrashDump(this.db, server, { userId: auth.userId, requestId });

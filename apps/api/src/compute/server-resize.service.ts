@@ -6,6 +6,7 @@
  *
  * Cold resize stays on the server's host (a move between hosts arrives with live migration).
  */
+import { serverStorage, storageOf } from './shared/server-storage';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConflictError, NotFoundError, ServerResizeJob, TaskState, TimeoutError, ValidationError, VmState, jobId } from '@nubo/contracts';
 import { MigrationRecord, MigrationStatus, ServerEntity, insertMigration, openMigration, recordAction, setMigrationStatus } from '@nubo/database';
@@ -78,8 +79,8 @@ export class ServerResizeService {
       ephemeralGb: flavor.ephemeralGb,
       extraSpecs: flavor.extraSpecs,
     };
-    const current = { id: server.flavorId, ...server.flavor, ephemeralGb: await this.ephemeralGbOf(server) };
-    const problem = resizeProblem(current, { id: flavor.id, ...next });
+    const current = { id: server.flavorId, ...server.flavor, ephemeralGb: await this.ephemeralGbOf(server), storage: await serverStorage(this.db, server) };
+    const problem = resizeProblem(current, { id: flavor.id, ...next, storage: storageOf(flavor.extraSpecs) });
     if (problem) throw new ValidationError(problem, 'flavorRef');
 
     const migration: MigrationRecord = {

@@ -38,6 +38,12 @@ describe('resizeProblem', () => {
     [{ ...tiny, ephemeralGb: 5 }, { id: '2', vcpus: 4, ramMb: 4096, diskGb: 10, ephemeralGb: 1 }, DOWN],
     [tiny, { id: '0', vcpus: 1, ramMb: 512, diskGb: 0, ephemeralGb: 0 }, 'Server disk was unable to be resized because: Resize to zero disk flavor is not allowed.'],
     [{ ...tiny, diskGb: 0 }, { id: '9', vcpus: 1, ramMb: 1024, diskGb: 0, ephemeralGb: 0 }, undefined],
+    [{ ...tiny, storage: 'shared' as const }, { id: '2', vcpus: 2, ramMb: 2048, diskGb: 20, ephemeralGb: 0, storage: 'shared' as const }, undefined],
+    [
+      tiny,
+      { id: '2', vcpus: 2, ramMb: 2048, diskGb: 20, ephemeralGb: 0, storage: 'shared' as const },
+      "Resize between disk storage kinds is not supported: the server's disks are on local storage, flavor 2 asks for shared (nubo:storage).",
+    ],
   ])('%j -> %j', (current, next, expected) => expect(resizeProblem(current, next)).toBe(expected));
 });
 

@@ -27,6 +27,8 @@ export interface FlavorRef {
   ramMb: number;
   diskGb: number;
   ephemeralGb: number;
+  /** Where the disks live (`nubo:storage`); absent: local. */
+  storage?: 'local' | 'shared';
 }
 
 /**
@@ -37,6 +39,10 @@ export interface FlavorRef {
 export function resizeProblem(current: FlavorRef, next: FlavorRef): string | undefined {
   if (next.diskGb === 0 && current.diskGb !== 0) return 'Server disk was unable to be resized because: Resize to zero disk flavor is not allowed.';
   if (current.id === next.id) return 'When resizing, instances must change flavor!';
+  // The disks stay where they are: a resize never moves them between the host and shared storage.
+  if ((current.storage ?? 'local') !== (next.storage ?? 'local')) {
+    return `Resize between disk storage kinds is not supported: the server's disks are on ${current.storage ?? 'local'} storage, flavor ${next.id} asks for ${next.storage ?? 'local'} (nubo:storage).`;
+  }
   // The libvirt driver's check covers the ephemeral disk too.
   if (next.diskGb < current.diskGb || next.ephemeralGb < current.ephemeralGb) {
     return 'Server disk was unable to be resized because: Unable to resize disk down.';

@@ -138,7 +138,8 @@ export class ServersService {
       userId: auth.userId,
       name: request.name,
       flavorId: flavor.id,
-      flavor: { vcpus: flavor.vcpus, ramMb: flavor.ramMb, diskGb: flavor.diskGb, name: flavor.name },
+      // Embedded whole, as Nova does: later moves use the flavor as it was (its storage above all).
+      flavor: { vcpus: flavor.vcpus, ramMb: flavor.ramMb, diskGb: flavor.diskGb, name: flavor.name, ephemeralGb: flavor.ephemeralGb, extraSpecs: flavor.extraSpecs ?? {} },
       imageRef: request.imageRef ?? null,
       vmState: VmState.Building,
       taskState: TaskState.Scheduling,

@@ -8,7 +8,7 @@
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConflictError, HostState, NotFoundError } from '@nubo/contracts';
-import { LIVE_OPEN_STATUSES, ServerEntity } from '@nubo/database';
+import { LIVE_OPEN_STATUSES, ServerEntity, setHostStateReason } from '@nubo/database';
 import { randomUUID } from 'node:crypto';
 import { DataSource, IsNull } from 'typeorm';
 import { AuthContext } from '../common/auth-context';
@@ -52,6 +52,7 @@ export class HostDrainService {
         host.state,
         host.disabled_reason,
       ]);
+      await setHostStateReason(tx, `drained by user ${auth.userId} (drain ${id}): its servers are live-migrated away`);
       await tx.query(`UPDATE compute.hosts SET state = $2, disabled_reason = 'drain' WHERE id = $1`, [hostId, HostState.Maintenance]);
       return id;
     });
@@ -127,6 +128,7 @@ export class HostDrainService {
       ).then(([rows]) => rows);
       if (!drain) throw new ConflictError(`Host ${hostId} is not being drained.`);
       // Only a host still in the drain's maintenance goes back; one that went down meanwhile stays down.
+      await setHostStateReason(tx, `undrained by user ${auth.userId}: back to its state before drain ${drain.id}`);
       await tx.query(`UPDATE compute.hosts SET state = $2, disabled_reason = $3 WHERE id = $1 AND state = $4`, [
         hostId,
         drain.previous_state,

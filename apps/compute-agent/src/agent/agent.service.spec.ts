@@ -27,7 +27,8 @@ describe(AgentService.name, () => {
       const ops = ['spawn', 'destroy', 'status', 'list', 'stop', 'start', 'reboot', 'pause', 'unpause', 'suspend', 'resume', 'console-log', 'snapshot', 'balloon-info', 'balloon-set',
         'rebuild', 'resize', 'confirm-resize', 'revert-resize', 'interface-attach', 'interface-detach',
         'migration-prepare', 'migration-start', 'migration-status', 'migration-adjust', 'migration-cancel', 'migration-finish',
-        'migration-abort-destination', 'migration-cleanup-source', 'migration-dirty-rate'];
+        'migration-abort-destination', 'migration-cleanup-source', 'migration-dirty-rate',
+        'cold-migration-disks', 'cold-migration-prepare', 'cold-migration-transfer', 'cold-migration-finish', 'cold-migration-abort'];
       expect(served).toEqual(ops.map((op) => `agent.h1.server.${op}`));
       expect([...handlers.keys()]).toEqual(served);
     });

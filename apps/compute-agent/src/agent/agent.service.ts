@@ -13,8 +13,10 @@ import {
   ConsoleLogReply,
   ConsoleLogRequest,
   DestroyReply,
+  DestroyRequest,
   InstanceSpec,
   InstanceStatus,
+  PowerState,
   RebootRequest,
   ServerRef,
   SnapshotReply,
@@ -43,6 +45,8 @@ import { AgentInterfaceOps, InterfaceAttachRequest, InterfaceDetachRequest, Inte
 import { detachTimeoutMs, validateInterfaceNic } from './interface-request';
 import { validateRebuildOptions, validateResizeOptions } from '../hypervisor/rebuild-resize-options';
 import { LiveMigrationHandlers } from './live-migration.handlers';
+import type { LeaseWatchdog } from './lease-watchdog';
+import { ColdMigrationHandlers } from './cold-migration.handlers';
 
 /** The part of RpcServer the service needs; tests pass a map of handlers instead. */
 export type RpcRegistrar = Pick<RpcServer, 'handle'>;
@@ -52,6 +56,8 @@ export interface AgentServiceOptions {
   driver: HypervisorDriver;
   /** Epoch milliseconds; injectable for tests. */
   now?: () => number;
+  /** The host's lease (lease-watchdog.ts): fenced, joining or stale-epoch commands are refused. Absent: no lease checks. */
+  guard?: Pick<LeaseWatchdog, 'assertAllowed' | 'assertMayBoot'>;
 }
 
 export class AgentService {
@@ -60,11 +66,13 @@ export class AgentService {
   private readonly hostId: string;
   private readonly driver: HypervisorDriver;
   private readonly now: () => number;
+  private readonly guard?: AgentServiceOptions['guard'];
 
   constructor(options: AgentServiceOptions) {
     this.hostId = options.hostId;
     this.driver = options.driver;
     this.now = options.now ?? Date.now;
+    this.guard = options.guard;
   }
 
   /** Registers every agent operation on this host's subjects. */
@@ -98,7 +106,8 @@ export class AgentService {
     const interfaces = [AgentInterfaceOps.attach, AgentInterfaceOps.detach];
     const served = [...ops, ...more, ...memory, ...reshape, ...interfaces].map((c) => on(c.op));
     const migration = new LiveMigrationHandlers(this.driver, (...args) => this.serialized(...args), (req, op, ctx) => this.assertFresh(req, op, ctx));
-    return [...served, ...migration.register(server, on)];
+    const cold = new ColdMigrationHandlers(this.driver, (...args) => this.serialized(...args), (req, op, ctx) => this.assertFresh(req, op, ctx));
+    return [...served, ...migration.register(server, on), ...cold.register(server, on)];
   }
 
   async spawn(request: SpawnRequest, ctx: HandlerContext): Promise<InstanceStatus> {
@@ -107,10 +116,11 @@ export class AgentService {
     return this.serialized('spawn', spec.serverId, request, ctx, () => this.driver.spawn(spec));
   }
 
-  async destroy(request: ServerRef, ctx: HandlerContext): Promise<DestroyReply> {
+  async destroy(request: DestroyRequest, ctx: HandlerContext): Promise<DestroyReply> {
     this.assertFresh(request, 'destroy', ctx);
     const serverId = assertServerId(request.serverId);
-    const destroyed = await this.serialized('destroy', serverId, request, ctx, () => this.driver.destroy(serverId));
+    const options = { deleteSharedDisks: request.deleteSharedDisks === true };
+    const destroyed = await this.serialized('destroy', serverId, request, ctx, () => this.driver.destroy(serverId, options));
     return { serverId, destroyed };
   }
 
@@ -264,6 +274,7 @@ export class AgentService {
     return this.locks.run(serverId, async () => {
       // The command may have waited behind a long operation on the same server.
       this.assertFresh(request, op, ctx);
+      await this.guard?.assertMayBoot(request, op, serverId, async () => (await this.driver.status(serverId)).powerState !== PowerState.NoState);
       const ids = `serverId=${serverId} opId=${request.opId} requestId=${ctx.requestId}`;
       this.logger.log(`${op} ${ids}`);
       try {
@@ -276,7 +287,9 @@ export class AgentService {
     });
   }
 
+  /** Where every command is checked: the host's lease and the command's epoch first, then its deadline. */
   private assertFresh(request: AgentCommand | undefined, op: string, ctx: HandlerContext): void {
+    this.guard?.assertAllowed(request, op);
     assertFresh(request, op, ctx, this.now(), this.logger);
   }
 }

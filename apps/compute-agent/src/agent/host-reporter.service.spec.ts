@@ -83,6 +83,40 @@ describe(HostReporterService.name, () => {
       await new Promise((resolve) => setTimeout(resolve, 150));
       expect(sent.length).toBe(count);
     });
+
+    it('renews the lease before each heartbeat (a new agent is heard only after its join), and stops the lease with it', async () => {
+      const order: string[] = [];
+      const publisher: EventPublisher = { emit: () => void order.push('heartbeat') };
+      let release!: () => void;
+      const lease = {
+        renew: jest.fn(() => (order.push('renew'), new Promise<void>((resolve) => (release = resolve)))),
+        stop: jest.fn(),
+        mayReport: () => true,
+      };
+      const reporter = new HostReporterService({ hostId: 'h1', driver: new FakeDriver(), publisher, capacity, heartbeatMs: 10_000, lease });
+      reporter.startHeartbeat();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(order).toEqual(['renew']);
+      release();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(order).toEqual(['renew', 'heartbeat']);
+      reporter.stop();
+      expect(lease.stop).toHaveBeenCalled();
+    });
+
+    it('holds the heartbeat back while the lease says so (fenced, its join not answered yet)', async () => {
+      const { sent, publisher } = recorder();
+      let reportable = false;
+      const lease = { renew: async () => undefined, stop: () => undefined, mayReport: () => reportable };
+      const reporter = new HostReporterService({ hostId: 'h1', driver: new FakeDriver(), publisher, capacity, heartbeatMs: 30, lease });
+      reporter.startHeartbeat();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(sent).toEqual([]);
+      reportable = true;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      reporter.stop();
+      expect(sent.length).toBeGreaterThan(0);
+    });
   });
 
   describe('why QEMU ended (lastExit)', () => {

@@ -2,7 +2,10 @@
  * What the agent tells the control plane without being asked: a heartbeat every interval
  * (host.<hostId>.heartbeat) and each power-state change the driver observes
  * (server.<serverId>.state). Core NATS is at-most-once: a lost event is repaired by the next
- * heartbeat, which lists every instance with its power state.
+ * heartbeat, which lists every instance with its power state. With a lease watchdog, each beat
+ * renews the host's lease first and then sends the heartbeat, so the first heartbeat of a new
+ * agent reaches the control plane after its join (its new epoch is in PostgreSQL by then); an
+ * agent that fenced itself sends none until the control plane has answered its join.
  */
 import { Logger } from '@nestjs/common';
 import { HeartbeatEvent, HostCapacity, HostHeartbeat, ServerStateChanged, subjects } from '@nubo/contracts';
@@ -11,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { HostKsm } from '../host/host-ksm';
 import { readHostTraits } from '../host/host-traits';
 import { HypervisorDriver, PowerStateChange } from '../hypervisor/hypervisor-driver';
+import type { LeaseWatchdog } from './lease-watchdog';
 
 export type EventPublisher = Pick<RpcClient, 'emit'>;
 
@@ -27,6 +31,8 @@ export interface HostReporterOptions {
   agentStartedAt?: Date;
   /** The host's standard traits; default: from the driver's accelerator and /proc/cpuinfo, read once. */
   traits?: readonly string[];
+  /** Renewed at each beat, before the heartbeat, which it may hold back (absent: no lease, as simulated hosts). */
+  lease?: Pick<LeaseWatchdog, 'renew' | 'stop' | 'mayReport'>;
 }
 
 export class HostReporterService {
@@ -57,6 +63,7 @@ export class HostReporterService {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.options.lease?.stop();
     this.unsubscribe?.();
     this.unsubscribe = undefined;
   }
@@ -80,6 +87,11 @@ export class HostReporterService {
     if (this.sending) return; // a slow list() must not pile heartbeats up
     this.sending = true;
     try {
+      const lease = this.options.lease;
+      if (lease) {
+        await lease.renew();
+        if (!lease.mayReport()) return;
+      }
       const payload = await this.heartbeat();
       const requestId = `hb-${this.options.hostId}-${++this.sequence}`;
       this.options.publisher.emit(subjects.heartbeat(this.options.hostId), HostHeartbeat, payload, { requestId });

@@ -14,6 +14,8 @@ export interface DriverSettings {
   qemuUser?: string;
   /** Empty PCIe root ports per QEMU for hot-plugged NICs (default 4). */
   hotplugPorts?: number;
+  /** The cloud's shared storage as mounted here (NUBO_AGENT_SHARED_STORAGE_DIR). */
+  sharedDir?: string;
 }
 
 export function createDriver(settings: DriverSettings): HypervisorDriver {
@@ -26,5 +28,6 @@ export function createDriver(settings: DriverSettings): HypervisorDriver {
     qemuBinary: settings.qemuBinary,
     qemuUser: settings.qemuUser,
     hotplugPorts: settings.hotplugPorts,
+    sharedDir: settings.sharedDir,
   });
 }

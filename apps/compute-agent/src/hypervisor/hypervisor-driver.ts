@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { LiveMigrationDriver } from './live-migration-driver';
+import type { ColdMigrationDriver } from './cold-migration-driver';
 import { BalloonInfo, InstanceExit, InstanceSpec, InstanceStatus, InternalError, NicSpec, PowerState, SnapshotUpload } from '@nubo/contracts';
 
 export type Accelerator = 'kvm' | 'tcg';
@@ -95,9 +96,10 @@ export interface HypervisorDriver {
 
   /**
    * Stops the instance (gracefully, then by force) and removes everything it had on the host.
-   * Idempotent: resolves false when there was nothing to destroy. Shared base images stay.
+   * Idempotent: resolves false when there was nothing to destroy. Shared base images stay; disks
+   * on shared storage go only with `deleteSharedDisks` (the server is deleted, not moved away).
    */
-  destroy(serverId: string): Promise<boolean>;
+  destroy(serverId: string, options?: { deleteSharedDisks?: boolean }): Promise<boolean>;
 
   /**
    * Live status, asking the hypervisor. `shutdown` when the instance is known but its process is
@@ -230,6 +232,8 @@ export interface HypervisorDriver {
 
   /** Live migration over the underlay (optional: a driver without it answers "unsupported"). */
   readonly liveMigration?: LiveMigrationDriver;
+  /** Cold migration: disks copied to another host (optional: a driver without it answers "unsupported"). */
+  readonly coldMigration?: ColdMigrationDriver;
 
   /** What the base-image cache holds and has downloaded. */
   imageCacheStats(): Promise<ImageCacheStats>;

@@ -21,6 +21,11 @@ describe('validateInstanceSpec', () => {
     expect(validateInstanceSpec({ ...spec, accelerator })).toEqual({ ...spec, accelerator });
   });
 
+  it('keeps shared storage and drops the default local', () => {
+    expect(validateInstanceSpec({ ...spec, storage: 'shared' })).toEqual({ ...spec, storage: 'shared' });
+    expect(validateInstanceSpec({ ...spec, storage: 'local' })).toEqual(spec);
+  });
+
   it('accepts a spec without an image (a firmware-only guest)', () => {
     const { image: _none, ...bare } = spec;
     expect(validateInstanceSpec(bare)).toEqual(bare);
@@ -39,6 +44,7 @@ describe('validateInstanceSpec', () => {
     ['diskGb', -1, 'spec.diskGb'],
     ['accelerator', 'hvf', 'spec.accelerator'],
     ['accelerator', 'KVM', 'spec.accelerator'],
+    ['storage', 'nfs', 'spec.storage'],
   ])('rejects %s = %j naming %s', (key, value, field) => {
     const bad = { ...spec, [key]: value };
     expect(() => validateInstanceSpec(bad)).toThrow(ValidationError);

@@ -49,6 +49,9 @@ export function validateInstanceSpec(spec: unknown): InstanceSpec {
     throw new ValidationError('spec.diskBus must be virtio or scsi', 'spec.diskBus');
   }
   const nics = s.nics === undefined ? undefined : validateNics(s.nics);
+  if (s.storage !== undefined && s.storage !== 'local' && s.storage !== 'shared') {
+    throw new ValidationError('spec.storage must be local or shared', 'spec.storage');
+  }
   return {
     serverId: s.serverId as string,
     vcpus: s.vcpus as number,
@@ -62,6 +65,7 @@ export function validateInstanceSpec(spec: unknown): InstanceSpec {
     ...(topology ? { topology } : {}),
     ...(s.diskBus ? { diskBus: s.diskBus } : {}),
     ...(nics ? { nics } : {}),
+    ...(s.storage === 'shared' ? { storage: 'shared' as const } : {}),
   };
 }
 

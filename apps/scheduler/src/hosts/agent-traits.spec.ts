@@ -23,6 +23,7 @@ describe(AgentTraits.name, () => {
       [['HW_CPU_X86_AVX2', 'COMPUTE_ACCEL_TCG'], ['COMPUTE_ACCEL_TCG', 'HW_CPU_X86_AVX2']],
       [['COMPUTE_ACCEL_TCG', 'COMPUTE_ACCEL_TCG'], ['COMPUTE_ACCEL_TCG']],
       [['CUSTOM_GPU', 'lower', 'has space', 7, 'COMPUTE_ACCEL_KVM'], ['COMPUTE_ACCEL_KVM']],
+      [['CUSTOM_NUBO_SHARED_STORAGE', 'CUSTOM_NUBO_OTHER', 'COMPUTE_ACCEL_TCG'], ['COMPUTE_ACCEL_TCG', 'CUSTOM_NUBO_SHARED_STORAGE']],
       [[], []],
     ])('%j -> %j', (reported, expected) => {
       expect(agentTraitSet(reported)).toEqual(expected);

@@ -3,8 +3,9 @@
  * the set changed: each scheduler remembers the last set it saw or wrote per host, so a steady
  * host costs one comparison per heartbeat (and one read after a scheduler starts). Admin-set
  * traits (source 'admin', CUSTOM_*) are never touched; a standard name an admin could not set
- * anyway. Replacement runs under the same per-host advisory lock as the admin PUT.
+ * anyway. The exception: CUSTOM_NUBO_SHARED_STORAGE, which only the agent knows. Replacement runs under the same per-host advisory lock as the admin PUT.
  */
+import { SHARED_STORAGE_TRAIT } from '@nubo/contracts';
 import { EntityManager } from 'typeorm';
 
 type Db = Pick<EntityManager, 'query' | 'transaction'>;
@@ -13,8 +14,11 @@ type Tx = Pick<EntityManager, 'query'>;
 /** Standard (non-CUSTOM_) names in Placement's alphabet; anything else in a heartbeat is dropped. */
 const STANDARD_TRAIT = /^(?!CUSTOM_)[A-Z0-9_]{1,255}$/;
 
+/** The one custom trait an agent reports itself: it mounts the cloud's shared storage. */
+const AGENT_CUSTOM_TRAITS = new Set([SHARED_STORAGE_TRAIT]);
+
 export function agentTraitSet(reported: ReadonlyArray<unknown>): string[] {
-  return [...new Set(reported.filter((t): t is string => typeof t === 'string' && STANDARD_TRAIT.test(t)))].sort();
+  return [...new Set(reported.filter((t): t is string => typeof t === 'string' && (STANDARD_TRAIT.test(t) || AGENT_CUSTOM_TRAITS.has(t))))].sort();
 }
 
 /** Makes `traits` the host's agent-reported traits. */

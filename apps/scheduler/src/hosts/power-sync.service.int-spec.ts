@@ -148,6 +148,7 @@ run(PowerSyncService.name, () => {
   it('destroys the instance of a deleted server its host still lists', async () => {
     const id = await addServer({ deleted: true });
     await service.syncHost(host, [{ serverId: id, powerState: PowerState.Running }]);
-    expect(agents.destroy).toHaveBeenCalledWith(host, id, expect.objectContaining({ opId: `reap-${id}` }));
+    // The server is deleted: its disks on shared storage go too.
+    expect(agents.destroy).toHaveBeenCalledWith(host, id, expect.objectContaining({ opId: `reap-${id}` }), { deleteSharedDisks: true });
   });
 });

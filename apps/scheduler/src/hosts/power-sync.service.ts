@@ -164,7 +164,7 @@ export class PowerSyncService implements OnModuleDestroy {
     this.reaped.set(serverId, Date.now());
     this.logger.warn(`server ${serverId} is deleted but still on ${hostId}: destroying it there`);
     void this.agents
-      .destroy(hostId, serverId, { opId: `reap-${serverId}`, requestId: `req-${randomUUID()}` })
+      .destroy(hostId, serverId, { opId: `reap-${serverId}`, requestId: `req-${randomUUID()}` }, { deleteSharedDisks: true })
       .then(() => this.reaped.delete(serverId))
       .catch((error: Error) => this.logger.warn(`reaping server ${serverId} on ${hostId} failed: ${error.message}`));
   }

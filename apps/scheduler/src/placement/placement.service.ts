@@ -27,7 +27,7 @@ import { recordPlacementDecision } from './placement-decisions';
 import { HostCandidate, PlacementExplanation, PlacementRequest } from './placement-types';
 import { FAILOVER_RESERVE_KEY } from './filters/failover-reserve.host-filter';
 import { DEFAULT_SCHEDULING, SchedulingSettings, buildPipeline } from './scheduling-config';
-import { Pipeline, hostsToScore, schedule } from './scheduling-pipeline';
+import { Pipeline, ScheduleResult, hostsToScore, schedule } from './scheduling-pipeline';
 
 /** What the caller knows about the server; zone, hints, extra specs and image properties are optional. */
 export type PlacementInput = Pick<PlacementRequest, 'vcpus' | 'ramMb' | 'diskGb'> &
@@ -131,6 +131,11 @@ export class PlacementService {
     }
     // Contention is not "no host": a plain error makes the job retry later instead of failing the server.
     throw new Error(`claim for ${serverId} lost ${MAX_CLAIM_ATTEMPTS} races in a row`);
+  }
+
+  /** One decision over `hosts` with this scheduler's filters and weighers; nothing is claimed (the failover plan). */
+  dryRun(hosts: ReadonlyArray<HostCandidate>, request: PlacementRequest): ScheduleResult {
+    return schedule(hosts, request, this.pipeline);
   }
 
   /**

@@ -1,20 +1,28 @@
-/** Commands to one host's agent, each with an operation id and a deadline (see RELIABILITY.md). */
-import { Inject, Injectable } from '@nestjs/common';
+/**
+ * Commands to one host's agent, each with an operation id, a deadline and the host's lease epoch
+ * (see RELIABILITY.md; the epoch from HostEpochs, when the scheduler module provides it).
+ */
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { AgentOps, DestroyReply, InstanceSpec, InstanceStatus, RpcContract, SnapshotReply, SnapshotUpload, subjects } from '@nubo/contracts';
 import { RpcClient } from '@nubo/messaging';
+import { HostEpochs } from '../hosts/host-epochs';
 
 type Ctx = { opId: string; requestId: string };
 
 @Injectable()
 export class AgentClient {
-  constructor(@Inject(RpcClient) private readonly rpc: RpcClient) {}
+  constructor(
+    @Inject(RpcClient) private readonly rpc: RpcClient,
+    @Optional() @Inject(HostEpochs) private readonly epochs?: HostEpochs,
+  ) {}
 
   spawn(hostId: string, spec: InstanceSpec, ctx: Ctx): Promise<InstanceStatus> {
     return this.send(hostId, AgentOps.spawn, { spec }, ctx);
   }
 
-  destroy(hostId: string, serverId: string, ctx: Ctx): Promise<DestroyReply> {
-    return this.send(hostId, AgentOps.destroy, { serverId }, ctx);
+  /** `deleteSharedDisks`: the server is deleted (never for a copy left behind by a move). */
+  destroy(hostId: string, serverId: string, ctx: Ctx, options: { deleteSharedDisks?: boolean } = {}): Promise<DestroyReply> {
+    return this.send(hostId, AgentOps.destroy, { serverId, ...(options.deleteSharedDisks ? { deleteSharedDisks: true } : {}) }, ctx);
   }
 
   /** `timeoutMs` shortens the wait (the power sync asks while handling events). */
@@ -62,9 +70,12 @@ export class AgentClient {
     return this.send(hostId, AgentOps.revertResize, { serverId, ...o }, ctx);
   }
 
-  /** Every command carries the job's id and a deadline the agent checks before acting. */
+  /** Every command carries the job's id, a deadline and the host's epoch; the agent checks them before acting. */
   private send<Req, Res>(hostId: string, op: RpcContract<Req, Res>, body: Omit<Req, 'opId' | 'deadline'>, ctx: Ctx): Promise<Res> {
-    const request = { ...body, opId: ctx.opId, deadline: Date.now() + op.timeoutMs } as Req;
-    return this.rpc.call(subjects.agent(hostId, op.op), op, request, ctx);
+    const call = (epoch: { epoch?: number }) => {
+      const request = { ...body, opId: ctx.opId, deadline: Date.now() + op.timeoutMs, ...epoch } as Req;
+      return this.rpc.call(subjects.agent(hostId, op.op), op, request, ctx);
+    };
+    return this.epochs ? this.epochs.send(hostId, call) : call({});
   }
 }

@@ -52,6 +52,8 @@ describe('guestFields', () => {
     ['no ephemeral disk of 0 GB', server, { ephemeralGb: 0 }, { name: server.name }],
     ['a derived topology', server, { extraSpecs: { 'hw:cpu_sockets': '2' } }, { name: server.name, topology: { sockets: 2, cores: 2, threads: 1 } }],
     ['no topology for unrelated extra specs', server, { extraSpecs: { 'quota:cpu_quota': '10' } }, { name: server.name }],
+    ['disks on shared storage', server, { extraSpecs: { 'nubo:storage': 'shared' } }, { name: server.name, storage: 'shared' }],
+    ['local storage as the default', server, { extraSpecs: { 'nubo:storage': 'local' } }, { name: server.name }],
   ])('gives %s', (_what, row, flavor, expected) => {
     expect(guestFields(row, flavor)).toEqual(expected);
   });

@@ -18,6 +18,7 @@ import {
   cpuTopologyOf,
   signImageUrl,
   subjects,
+  STORAGE_EXTRA_SPEC,
 } from '@nubo/contracts';
 import { FlavorEntity, ServerEntity } from '@nubo/database';
 import { RpcClient } from '@nubo/messaging';
@@ -63,6 +64,7 @@ export function guestFields(server: Pick<ServerEntity, 'name' | 'metadata' | 'fl
   if (flavor.ephemeralGb) fields.ephemeralGb = flavor.ephemeralGb;
   const topology = cpuTopologyOf(server.flavor.vcpus, flavor.extraSpecs);
   if (topology) fields.topology = topology;
+  if (flavor.extraSpecs?.[STORAGE_EXTRA_SPEC] === 'shared') fields.storage = 'shared';
   return fields;
 }
 

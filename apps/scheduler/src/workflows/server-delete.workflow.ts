@@ -41,7 +41,7 @@ export class ServerDeleteWorkflow {
     const ctx = { opId: String(job.id), requestId };
     if (hostId) {
       try {
-        const reply = await this.retry.call(hostId, `destroy of ${serverId}`, () => this.agents.destroy(hostId, serverId, ctx));
+        const reply = await this.retry.call(hostId, `destroy of ${serverId}`, () => this.agents.destroy(hostId, serverId, ctx, { deleteSharedDisks: true }));
         this.logger.log(`server ${serverId} destroyed on ${hostId}: ${reply.destroyed ? 'was there' : 'nothing there'}`);
       } catch (error) {
         if (!(error instanceof HostDownError)) throw error;

@@ -1,18 +1,22 @@
 /**
  * The calls a live migration makes: the agents' migration primitives (live-migration.contract.ts,
  * each with the migration's operation id and a deadline, sent again while the agent does not
- * answer: AgentRetry) and the network service's port moves (network-migration.contract.ts).
+ * answer: AgentRetry) and the network service's port moves (network-migration.contract.ts); and
+ * the progress events it publishes (live-migration-events.contract.ts).
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   AgentMigrationOps,
   MigrationAdjustRequest,
   MigrationPrepareReply,
   MigrationPrepareRequest,
   MigrationStartRequest,
+  MigrationProgressEvent,
   MigrationStatusReply,
   NetworkMigrationOps,
   RpcContract,
+  ServerMigrationProgress,
+  TimeoutError,
   subjects,
 } from '@nubo/contracts';
 import { RpcClient } from '@nubo/messaging';
@@ -23,6 +27,8 @@ type Ref = { serverId: string; migrationId: string };
 
 @Injectable()
 export class LiveMigrationRpc {
+  private readonly logger = new Logger(LiveMigrationRpc.name);
+
   constructor(
     @Inject(RpcClient) private readonly rpc: RpcClient,
     @Inject(AgentRetry) private readonly retry: AgentRetry,
@@ -36,8 +42,18 @@ export class LiveMigrationRpc {
     return this.agent(hostId, AgentMigrationOps.start, body, ctx);
   }
 
-  status(hostId: string, ref: Ref, ctx: LiveCtx): Promise<MigrationStatusReply> {
-    return this.agent(hostId, AgentMigrationOps.status, ref, ctx);
+  /**
+   * Asked straight (a poll runs every few tens of ms: no host lookup first); a call the agent does
+   * not answer goes through AgentRetry like every other.
+   */
+  async status(hostId: string, ref: Ref, ctx: LiveCtx): Promise<MigrationStatusReply> {
+    const op = AgentMigrationOps.status;
+    try {
+      return await this.rpc.call(subjects.agent(hostId, op.op), op, { ...ref, opId: ctx.opId, deadline: Date.now() + op.timeoutMs }, { requestId: ctx.requestId });
+    } catch (error) {
+      if (!(error instanceof TimeoutError)) throw error;
+      return this.agent(hostId, op, ref, ctx);
+    }
   }
 
   adjust(hostId: string, body: Omit<MigrationAdjustRequest, 'opId' | 'deadline'>, ctx: LiveCtx): Promise<Record<string, never>> {
@@ -63,6 +79,15 @@ export class LiveMigrationRpc {
   network(step: 'prepare' | 'commit' | 'abort', serverId: string, destinationHostId: string, ctx: LiveCtx): Promise<{ ports: number }> {
     const op = NetworkMigrationOps[step];
     return this.rpc.call(subjects.service('network', op.op), op, { serverId, destinationHostId }, { requestId: ctx.requestId });
+  }
+
+  /** Fire-and-forget: a progress event never holds up nor fails the migration. */
+  publish(event: MigrationProgressEvent, ctx: LiveCtx): void {
+    try {
+      this.rpc.emit(subjects.serverMigration(event.serverId), ServerMigrationProgress, event, { requestId: ctx.requestId });
+    } catch (error) {
+      this.logger.warn(`migration ${event.migrationId}: progress event not sent: ${(error as Error).message}`);
+    }
   }
 
   private agent<Req, Res>(hostId: string, op: RpcContract<Req, Res>, body: Omit<Req, 'opId' | 'deadline'>, ctx: LiveCtx): Promise<Res> {

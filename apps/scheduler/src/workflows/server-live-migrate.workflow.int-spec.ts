@@ -6,7 +6,7 @@
  * without redoing what was done.
  */
 import { Logger } from '@nestjs/common';
-import { ConflictError, InternalError, MigrationStatusReply, TaskState, TimeoutError, VmState } from '@nubo/contracts';
+import { ConflictError, InternalError, MigrationProgressEvent, MigrationStatusReply, TaskState, TimeoutError, VmState } from '@nubo/contracts';
 import { ServerEntity, createDataSource, getLiveMigration, insertLiveMigration, migrateLocked, recordAction } from '@nubo/database';
 import { Job } from 'bullmq';
 import { randomUUID } from 'node:crypto';
@@ -46,25 +46,32 @@ run('ServerLiveMigrateWorkflow', () => {
   let onStatus: (() => Promise<void>) | undefined;
   let workflow: ServerLiveMigrateWorkflow;
   let config: SchedulerConfig;
+  let events: MigrationProgressEvent[];
 
   const job = (attemptsMade = 0, attempts = 8) => ({ id: `job-${randomUUID()}`, attemptsMade, opts: { attempts } }) as unknown as Job;
 
-  async function migrating(o: { requestedHost?: string; metadata?: Record<string, string> } = {}) {
+  async function migrating(o: { requestedHost?: string | null; metadata?: Record<string, string>; force?: boolean } = {}) {
     const serverId = randomUUID();
-    const requestId = `req-${randomUUID()}`;
     await db.query(
       `INSERT INTO compute.servers (id, project_id, user_id, name, flavor_id, flavor, vm_state, task_state, power_state, request_id, host_id, metadata)
-       VALUES ($1, 'p-lm', 'u', $2, 'tiny', $3, 'active', 'migrating', 'running', 'req', $4, $5)`,
+       VALUES ($1, 'p-lm', 'u', $2, 'tiny', $3, 'active', NULL, 'running', 'req', $4, $5)`,
       [serverId, `it-${tag}-${serverId}`, flavor, src, o.metadata ?? {}],
     );
     await db.query(`INSERT INTO compute.allocations (consumer_id, host_id, vcpus, ram_mb, disk_gb) VALUES ($1, $2, 1, 512, 1)`, [serverId, src]);
     await db.query(`UPDATE compute.hosts SET used_vcpus = used_vcpus + 1, used_ram_mb = used_ram_mb + 512, used_disk_gb = used_disk_gb + 1, instances = instances + 1 WHERE id = $1`, [src]);
-    await recordAction(db, { serverId, projectId: 'p-lm', userId: 'u', action: 'live-migration', requestId });
+    return again({ serverId }, src, { requestedHost: o.requestedHost === undefined ? dst : o.requestedHost, force: o.force });
+  }
+
+  /** A new live migration of the (idle) server from `from`, as the API writes it. */
+  async function again(s: { serverId: string }, from: string, o: { requestedHost: string | null; force?: boolean }) {
+    const requestId = `req-${randomUUID()}`;
     const m = await insertLiveMigration(db, {
-      id: randomUUID(), serverId, projectId: 'p-lm', userId: 'u', sourceHost: src, requestedHost: o.requestedHost ?? dst, blockMigration: true,
-      flavorId: 'tiny', flavor, oldVmState: VmState.Active, requestId,
+      id: randomUUID(), serverId: s.serverId, projectId: 'p-lm', userId: 'u', sourceHost: from, requestedHost: o.requestedHost, blockMigration: true,
+      flavorId: 'tiny', flavor, oldVmState: VmState.Active, requestId, forceDestination: o.force,
     });
-    return { serverId, requestId, migrationId: m.id };
+    await db.query(`UPDATE compute.servers SET task_state = 'migrating' WHERE id = $1 AND task_state IS NULL AND host_id = $2`, [s.serverId, from]);
+    await recordAction(db, { serverId: s.serverId, projectId: 'p-lm', userId: 'u', action: 'live-migration', requestId });
+    return { serverId: s.serverId, requestId, migrationId: m.id };
   }
 
   const server = async (id: string) => (await db.query(`SELECT host_id, vm_state, task_state FROM compute.servers WHERE id = $1`, [id]))[0];
@@ -109,6 +116,7 @@ run('ServerLiveMigrateWorkflow', () => {
   beforeEach(() => {
     calls = [];
     script = {};
+    events = [];
     onStatus = undefined;
     const answer = async (op: string, hostId: string, body: Record<string, unknown> | undefined, fallback: () => unknown) => {
       calls.push({ op, hostId, body });
@@ -129,6 +137,7 @@ run('ServerLiveMigrateWorkflow', () => {
       abortDestination: (h: string) => answer('abortDestination', h, undefined, () => ({ aborted: true })),
       cleanupSource: (h: string) => answer('cleanupSource', h, undefined, () => ({ cleaned: true })),
       network: (step: string, _serverId: string, h: string) => answer(`network-${step}`, h, undefined, () => ({ ports: 1 })),
+      publish: (e: MigrationProgressEvent) => events.push(e),
     } as unknown as LiveMigrationRpc;
     const inputs = {
       build: async (s: ServerEntity) => ({
@@ -136,7 +145,8 @@ run('ServerLiveMigrateWorkflow', () => {
         input: { projectId: s.projectId, ...flavor, extraSpecs: {}, imageProperties: {}, availabilityZone: null, forcedHost: null, excludedHosts: [] },
       }),
     } as unknown as PlacementInputBuilder;
-    const specs = { build: async (s: ServerEntity) => ({ serverId: s.id }) } as unknown as InstanceSpecBuilder;
+    const nic = { portId: 'p1', mac: 'fa:16:3e:00:00:01', tap: 'tap-it' };
+    const specs = { build: async (s: ServerEntity) => ({ serverId: s.id, ...(s.metadata?.['it:nics'] ? { nics: [nic] } : {}) }) } as unknown as InstanceSpecBuilder;
     config = {
       NUBO_LIVE_MIGRATION_POLL_MS: 5,
       NUBO_LIVE_MIGRATION_CONVERGE_AFTER_MS: 60_000,
@@ -170,7 +180,18 @@ run('ServerLiveMigrateWorkflow', () => {
     expect(await held(s)).toEqual(['server@dst']);
     expect(await server(s.serverId)).toEqual({ host_id: dst, vm_state: VmState.Active, task_state: null });
     const m = (await getLiveMigration(db, s.migrationId))!;
-    expect(m).toMatchObject({ status: 'completed', destHost: dst, live: { step: 'committed' } });
+    expect(m).toMatchObject({ status: 'completed', destHost: dst, live: { step: 'committed', sourceCleanup: 'done', polls: 2 } });
+    // Where the time went: every step's time after the request, in order.
+    const t = m.live.timings!;
+    const order = ['picked', 'claimed', 'prepare-sent', 'prepare-answered', 'network-prepared', 'destination-prepared', 'start-sent', 'started', 'first-poll', 'switched-over', 'finished', 'committed', 'completed'];
+    expect(Object.keys(t).sort()).toEqual([...order].sort());
+    const times = order.map((k) => t[k]);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    // Progress events: each status change and each poll, the processed bytes growing, the final one completed.
+    expect(events.map((e) => e.status)).toEqual(['preparing', 'running', 'running', 'post-migrating', 'completed']);
+    expect(events.every((e) => e.migrationId === s.migrationId && e.serverId === s.serverId && e.sourceHost === src)).toBe(true);
+    expect(events.slice(2).map((e) => e.memory.processedBytes)).toEqual([400, 1000, 1000]);
+    expect(events.at(-1)).toMatchObject({ status: 'completed', phase: 'completed', destHost: dst, disk: { totalBytes: 5000, processedBytes: 5000 } });
     expect(m.progress).toMatchObject({ phase: 'completed', memory: { totalBytes: 1000, remainingBytes: 0 }, disk: { totalBytes: 5000 } });
     const prepare = calls.find((c) => c.op === 'prepare')!.body!;
     expect(prepare).toMatchObject({ sourceAddress: '10.99.0.1', listenAddress: '10.99.0.2', block: true, channels: { multifdChannels: 2, postcopyAllowed: false } });
@@ -186,7 +207,8 @@ run('ServerLiveMigrateWorkflow', () => {
     ['the destination prepare fails', { prepare: [async () => Promise.reject(new InternalError('no room for QEMU'))] }, ['network-prepare@dst', 'prepare@dst', 'abortDestination@dst', 'network-abort@dst'], 'no room for QEMU'],
     ['the start fails', { start: [async () => Promise.reject(new InternalError('migrate refused'))] }, ['network-prepare@dst', 'prepare@dst', 'start@src', 'cancel@src', 'abortDestination@dst', 'network-abort@dst'], 'migrate refused'],
     ['the status reports failed', { status: [async () => progress('active'), async () => ({ ...progress('failed'), error: 'socket closed' })] }, ['network-prepare@dst', 'prepare@dst', 'start@src', 'status@src', 'status@src', 'cancel@src', 'abortDestination@dst', 'network-abort@dst'], 'socket closed'],
-    ['the network prepare fails', { 'network-prepare': [async () => Promise.reject(new InternalError('no tap'))] }, ['network-prepare@dst', 'abortDestination@dst', 'network-abort@dst'], 'no tap'],
+    // No NIC: the destination QEMU starts while the ports are plumbed.
+    ['the network prepare fails', { 'network-prepare': [async () => Promise.reject(new InternalError('no tap'))] }, ['network-prepare@dst', 'prepare@dst', 'abortDestination@dst', 'network-abort@dst'], 'no tap'],
   ])('rolls back when %s: the server stays on its source, the destination claim goes', async (_what, steps, expectedOps, outcome) => {
     const s = await migrating();
     script = steps as Record<string, Step[]>;
@@ -195,6 +217,7 @@ run('ServerLiveMigrateWorkflow', () => {
     expect(await server(s.serverId)).toEqual({ host_id: src, vm_state: VmState.Active, task_state: null });
     expect(await held(s)).toEqual(['server@src']);
     expect(await getLiveMigration(db, s.migrationId)).toMatchObject({ status: 'error', live: { step: 'rolled-back', outcome } });
+    expect(events.at(-1)).toMatchObject({ status: 'error', outcome, serverId: s.serverId });
   });
 
   it('ends cancelled when an admin aborts while it runs', async () => {
@@ -267,7 +290,7 @@ run('ServerLiveMigrateWorkflow', () => {
     // The destination agent does not answer the first prepare: the job is retried (thrown), the record says where it got.
     script.prepare = [async () => Promise.reject(new TimeoutError('no reply'))];
     await expect(workflow.run(s, job(0))).rejects.toThrow('no reply');
-    expect(await getLiveMigration(db, s.migrationId)).toMatchObject({ status: 'preparing', live: { step: 'network-prepared' } });
+    expect(await getLiveMigration(db, s.migrationId)).toMatchObject({ status: 'preparing', live: { step: 'claimed' } });
     expect(await held(s)).toEqual(['migration@dst', 'server@src']);
     // The status poll dies too (the scheduler "crashes" mid-poll), then the next attempt completes.
     script.status = [async () => progress('active'), async () => Promise.reject(new TimeoutError('scheduler died'))];
@@ -276,7 +299,7 @@ run('ServerLiveMigrateWorkflow', () => {
     await expect(workflow.run(s, job(2))).resolves.toBe('done');
     expect(ops()).toEqual([
       'network-prepare@dst', 'prepare@dst', // attempt 1
-      'prepare@dst', 'start@src', 'status@src', 'status@src', // attempt 2
+      'network-prepare@dst', 'prepare@dst', 'start@src', 'status@src', 'status@src', // attempt 2
       'status@src', 'finish@dst', 'network-commit@dst', 'cleanupSource@src', // attempt 3
     ]);
     expect(await held(s)).toEqual(['server@dst']);
@@ -342,6 +365,114 @@ run('ServerLiveMigrateWorkflow', () => {
     } finally {
       await db.query(`DELETE FROM compute.server_groups WHERE id = $1`, [groupId]);
     }
+  });
+
+  it('plumbs the ports of a server with NICs before its destination QEMU starts (each step persisted)', async () => {
+    const s = await migrating({ metadata: { 'it:nics': 'yes' } });
+    script.prepare = [async () => Promise.reject(new TimeoutError('no reply'))];
+    await expect(workflow.run(s, job(0))).rejects.toThrow('no reply');
+    expect(await getLiveMigration(db, s.migrationId)).toMatchObject({ status: 'preparing', live: { step: 'network-prepared' } });
+    script['network-prepare'] = [async () => Promise.reject(new InternalError('no tap'))];
+    const other = await migrating({ metadata: { 'it:nics': 'yes' } });
+    calls = [];
+    await expect(workflow.run(other, job(7))).resolves.toBe('failed');
+    expect(ops()).toEqual(['network-prepare@dst', 'abortDestination@dst', 'network-abort@dst']);
+    calls = [];
+    await expect(workflow.run(s, job(1))).resolves.toBe('done');
+    expect(ops()).toEqual(['prepare@dst', 'start@src', 'status@src', 'finish@dst', 'network-commit@dst', 'cleanupSource@src']);
+  });
+
+  it('sees an abort asked while it prepares at the next step, before anything else is called', async () => {
+    const s = await migrating({ metadata: { 'it:nics': 'yes' } });
+    script['network-prepare'] = [
+      async () => {
+        await db.query(`UPDATE compute.migrations SET abort_requested_at = now() WHERE id = $1`, [s.migrationId]);
+        return { ports: 1 };
+      },
+    ];
+    await expect(workflow.run(s, job())).resolves.toBe('done');
+    expect(ops()).toEqual(['network-prepare@dst', 'abortDestination@dst', 'network-abort@dst']);
+    expect(await held(s)).toEqual(['server@src']);
+    expect(await server(s.serverId)).toEqual({ host_id: src, vm_state: VmState.Active, task_state: null });
+    expect(await getLiveMigration(db, s.migrationId)).toMatchObject({ status: 'cancelled', live: { step: 'rolled-back', outcome: 'aborted' } });
+    expect(events.map((e) => e.status)).toEqual(['preparing', 'cancelled']);
+  });
+
+  it('makes the server ACTIVE on the destination before the source cleanup, completed after it (a retry does it alone)', async () => {
+    const s = await migrating();
+    script.cleanupSource = [async () => Promise.reject(new TimeoutError('no reply from the source agent'))];
+    await expect(workflow.run(s, job(0))).rejects.toThrow('no reply from the source agent');
+    expect(await server(s.serverId)).toEqual({ host_id: dst, vm_state: VmState.Active, task_state: null });
+    expect(await held(s)).toEqual(['server@dst']);
+    expect(await getLiveMigration(db, s.migrationId)).toMatchObject({ status: 'post-migrating', live: { step: 'committed', sourceCleanup: 'pending' } });
+    expect(events.at(-1)).toMatchObject({ status: 'post-migrating' });
+    // Another migration meanwhile is refused (one open live migration per server).
+    await expect(again(s, dst, { requestedHost: src })).rejects.toThrow(/unique|duplicate/i);
+    calls = [];
+    await expect(workflow.run(s, job(1))).resolves.toBe('done');
+    expect(ops()).toEqual(['cleanupSource@src']);
+    expect(await getLiveMigration(db, s.migrationId)).toMatchObject({ status: 'completed', live: { sourceCleanup: 'done' } });
+    expect(events.at(-1)).toMatchObject({ status: 'completed' });
+    expect(await server(s.serverId)).toEqual({ host_id: dst, vm_state: VmState.Active, task_state: null });
+  });
+
+  it('a source cleanup that never succeeded: the record in error, the server ACTIVE; done before the server comes back to that host', async () => {
+    const s = await migrating();
+    script.cleanupSource = [async () => Promise.reject(new InternalError('source dir busy'))];
+    await expect(workflow.run(s, job(7))).resolves.toBe('failed');
+    expect(await server(s.serverId)).toEqual({ host_id: dst, vm_state: VmState.Active, task_state: null });
+    const first = (await getLiveMigration(db, s.migrationId))!;
+    expect(first).toMatchObject({ status: 'error', live: { step: 'committed', sourceCleanup: 'pending' } });
+    expect(first.live.outcome).toMatch(/source cleanup failed: source dir busy/);
+    expect(events.at(-1)).toMatchObject({ status: 'error', outcome: first.live.outcome });
+
+    calls = [];
+    const back = await again(s, dst, { requestedHost: src });
+    await expect(workflow.run(back, job())).resolves.toBe('done');
+    expect(ops()).toEqual(['network-prepare@src', 'cleanupSource@src', 'prepare@src', 'start@dst', 'status@dst', 'finish@src', 'network-commit@src', 'cleanupSource@dst']);
+    expect(await getLiveMigration(db, s.migrationId)).toMatchObject({ status: 'error', live: { sourceCleanup: 'done' } });
+    expect(await getLiveMigration(db, back.migrationId)).toMatchObject({ status: 'completed' });
+    expect(await server(s.serverId)).toEqual({ host_id: src, vm_state: VmState.Active, task_state: null });
+    expect(await held(s)).toEqual(['server@src']);
+  });
+
+  describe('force (Nova 2.30, or a host named before it)', () => {
+    it('uses a requested host that a filter refuses (anti-affinity) as given, claiming its capacity', async () => {
+      const groupId = randomUUID();
+      const other = randomUUID();
+      const s = await migrating({ force: true });
+      await db.query(`INSERT INTO compute.server_groups (id, project_id, user_id, name, policy) VALUES ($1, 'p-lm', 'u', $2, 'anti-affinity')`, [groupId, `it-${tag}-gf`]);
+      await db.query(
+        `INSERT INTO compute.servers (id, project_id, user_id, name, flavor_id, flavor, vm_state, power_state, request_id, host_id)
+         VALUES ($1, 'p-lm', 'u', $2, 'tiny', $3, 'active', 'running', 'req', $4)`,
+        [other, `it-${tag}-${other}`, flavor, dst],
+      );
+      await db.query(`INSERT INTO compute.server_group_members (group_id, server_id) VALUES ($1, $2), ($1, $3)`, [groupId, s.serverId, other]);
+      try {
+        await expect(workflow.run(s, job())).resolves.toBe('done');
+        expect(await server(s.serverId)).toEqual({ host_id: dst, vm_state: VmState.Active, task_state: null });
+        expect(await held(s)).toEqual(['server@dst']);
+      } finally {
+        await db.query(`DELETE FROM compute.server_groups WHERE id = $1`, [groupId]);
+      }
+    });
+
+    it.each([
+      ['without room for the flavor', async () => undefined, /not enough free vCPU, RAM or disk/],
+      ['down', async () => db.query(`UPDATE compute.hosts SET state = 'down' WHERE id = $1`, [full]), /unavailable/],
+    ])('refuses a forced host %s: error, nothing claimed, the server stays', async (_what, arrange, outcome) => {
+      await arrange();
+      try {
+        const s = await migrating({ requestedHost: full, force: true });
+        await expect(workflow.run(s, job())).resolves.toBe('failed');
+        expect(ops()).toEqual([]);
+        expect(await held(s)).toEqual(['server@src']);
+        expect(await server(s.serverId)).toEqual({ host_id: src, vm_state: VmState.Active, task_state: null });
+        expect((await getLiveMigration(db, s.migrationId))!.live.outcome).toMatch(outcome);
+      } finally {
+        await db.query(`UPDATE compute.hosts SET state = 'up' WHERE id = $1`, [full]);
+      }
+    });
   });
 
   it('does nothing for a server that left the migrating state (deleted meanwhile)', async () => {

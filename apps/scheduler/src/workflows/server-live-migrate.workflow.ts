@@ -5,24 +5,31 @@
  * every call it repeats is idempotent per migration id on the other side.
  *
  *   queued     claim the destination (the migration's consumer) beside the source     -> claimed
- *   claimed    network: the server's ports plumbed on the destination too             -> network-prepared
+ *   claimed    network: the server's ports plumbed on the destination too (the instance spec
+ *              and the hosts' addresses are read meanwhile)                           -> network-prepared
  *              destination agent: QEMU waiting for the stream (-incoming)             -> destination-prepared
  *              source agent: migrate (disks mirrored first when block)                -> started (running)
- *   started    poll the source every NUBO_LIVE_MIGRATION_POLL_MS, progress in the record; the
- *              convergence policy (server-live-migrate-policy.ts) steps the downtime limit up,
- *              goes post-copy when allowed, or aborts at the timeout; an admin's abort is honoured
- *              until post-copy                                                       -> switched-over
- *   switched-over  destination agent: finish (its QEMU is the server's)               -> destination-finished
- *              ONE transaction: host, source claim dropped, destination claim the server's -> committed
- *   committed  network: ports bound to the destination; source agent: cleanup; completed, idle
+ *   started    poll the source (live-migration-poll-delay.ts), progress in the record and on
+ *              NATS; the convergence policy (server-live-migrate-policy.ts) steps the downtime
+ *              limit up, goes post-copy when allowed, or aborts at the timeout; an admin's abort
+ *              is honoured until post-copy                                           -> switched-over (post-migrating)
+ *   switched-over  at once: destination agent finish (its QEMU is the server's) and network
+ *              commit (ports bound to the destination); then ONE transaction: host, source
+ *              claim dropped, destination claim the server's, task state cleared: the server
+ *              is ACTIVE on the destination                                          -> committed
+ *   committed  source agent: cleanup (as Nova: the migration completes once the source is gone) -> completed
  *
  * Before the switch-over any failure (or an abort) is rolled back: source cancel, destination
  * abort, network abort, destination claim released; the server stays ACTIVE on its source with no
- * task state, the record `error` (or `cancelled`) with the reason in `live.outcome`. After it
- * nothing is rolled back (the guest runs on the destination): the job retries until it is done.
+ * task state, the record `error` (or `cancelled`) with the reason in `live.outcome`. An abort is
+ * seen at the latest by the next step's write (which refuses to write once it is asked for). After
+ * the switch-over nothing is rolled back (the guest runs on the destination): the job retries until
+ * it is done; a source cleanup that keeps failing leaves the record `error` and the server ACTIVE
+ * where it runs, and is done first when the server comes back to that host. Each step's time (ms
+ * after the API's request) is kept in `live.timings`.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ConflictError, NoValidHostError, NuboError, ServerLiveMigrateJob, TaskState, TimeoutError, VmState } from '@nubo/contracts';
+import { NoValidHostError, NuboError, ServerLiveMigrateJob, TaskState, TimeoutError, VmState } from '@nubo/contracts';
 import {
   LIVE_OPEN_STATUSES,
   LiveMigrationRecord,
@@ -31,6 +38,7 @@ import {
   ServerEntity,
   getLiveMigration,
   setLiveMigration,
+  sinceCreated,
   withActionEvent,
 } from '@nubo/database';
 import { JobOutcome } from '@nubo/jobs';
@@ -39,15 +47,14 @@ import { DataSource } from 'typeorm';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { InstanceSpecBuilder } from './instance-spec.builder';
 import { PlacementInputBuilder } from './placement-input';
+import { migrationEventOf } from './live-migration-events';
 import { LiveMigrateClaims } from './server-live-migrate-claims';
+import { HandedOver, LiveMigrationCompletion, together } from './server-live-migrate-completion';
 import { LiveMigrationPoller, PollEnded } from './server-live-migrate-poll';
 import { downtimeBaseMs, maxBandwidthMibs, postcopyAllowed } from './server-live-migrate-policy';
 import { LiveCtx, LiveMigrationRpc } from './server-live-migrate-rpc';
 
 type Record_ = LiveMigrationRecord;
-
-/** How long the destination may take to see the stream's end after the source does. */
-const FINISH_WAIT_MS = 30_000;
 
 /** An admin's abort, seen between steps before the migration started. */
 class Aborted extends Error {
@@ -62,6 +69,7 @@ const reached = (m: Record_, step: (typeof STEPS)[number]) => m.live.step !== un
 @Injectable()
 export class ServerLiveMigrateWorkflow {
   private readonly logger = new Logger(ServerLiveMigrateWorkflow.name);
+  private readonly completion: LiveMigrationCompletion;
 
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
@@ -71,20 +79,27 @@ export class ServerLiveMigrateWorkflow {
     @Inject(InstanceSpecBuilder) private readonly specs: InstanceSpecBuilder,
     @Inject(LiveMigrationPoller) private readonly poller: LiveMigrationPoller,
     @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
-  ) {}
+  ) {
+    this.completion = new LiveMigrationCompletion(db, claims, rpc);
+  }
 
   async run(data: ServerLiveMigrateJob, job: Job<ServerLiveMigrateJob>): Promise<JobOutcome> {
+    const pickedAt = Date.now();
+    const server = early(this.db.getRepository(ServerEntity).findOneBy({ id: data.serverId }));
     let m = await getLiveMigration(this.db, data.migrationId);
     if (!m || m.serverId !== data.serverId || !LIVE_OPEN_STATUSES.includes(m.status) || m.live.step === 'rolled-back') return 'skipped';
     const ctx: LiveCtx = { opId: `live-migrate-${m.id}`, requestId: data.requestId };
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     try {
+      let handover: Promise<HandedOver> | undefined;
       if (!reached(m, 'switched-over')) {
-        const outcome = await this.migrate(m, ctx);
-        if (outcome !== 'switched-over') return outcome;
-        m = (await getLiveMigration(this.db, m.id))!;
+        const outcome = await this.migrate(m, await server, ctx, sinceCreated(m, pickedAt));
+        if (typeof outcome === 'string') return outcome;
+        ({ switchedOver: m, handover } = outcome);
       }
-      return await this.complete(m, ctx);
+      const committed = await this.completion.commit(m, ctx, handover);
+      if (!committed) return 'skipped';
+      m = committed;
     } catch (error) {
       m = (await getLiveMigration(this.db, m.id)) ?? m;
       if (reached(m, 'switched-over') || m.live.postcopy) {
@@ -97,43 +112,67 @@ export class ServerLiveMigrateWorkflow {
       if (isUnanswered(error) && !lastAttempt) throw error;
       return this.rollback(m, 'error', messageOf(error), ctx);
     }
+    return this.completion.cleanupSource(m, ctx, { lastAttempt });
   }
 
-  /** Everything up to the switch-over; 'switched-over', or the outcome of a rollback. */
-  private async migrate(m: Record_, ctx: LiveCtx): Promise<JobOutcome | 'switched-over'> {
-    const server = await this.db.getRepository(ServerEntity).findOneBy({ id: m.serverId });
+  /**
+   * Everything up to the switch-over: the record as it is then, with the destination's finish and
+   * the ports' move already under way (started as soon as the switch-over was written), or the
+   * outcome of a rollback.
+   */
+  private async migrate(m: Record_, server: ServerEntity | null, ctx: LiveCtx, pickedMs: number): Promise<JobOutcome | { switchedOver: Record_; handover?: Promise<HandedOver> }> {
     if (!server || server.deletedAt || server.taskState !== TaskState.Migrating) throw new Aborted();
-    const { input } = await this.inputs.build(server, ctx.requestId);
+    // The spec names no destination: built while the destination is chosen and its ports plumbed.
+    const spec = reached(m, 'destination-prepared') ? undefined : early(this.specs.build(server, ctx.requestId));
+    const inputs = early(this.inputs.build(server, ctx.requestId));
     if (!reached(m, 'claimed')) {
-      await this.checkAbort(m);
+      // A forced destination needs no placement input (no filter runs): claimed while it is built.
+      const input = m.forceDestination && m.requestedHost ? undefined : (await inputs).input;
       const claimed = await withActionEvent(this.db, { serverId: m.serverId, requestId: ctx.requestId, event: 'conductor_live_migrate_instance' }, () =>
-        this.claims.claim(m, input),
+        this.claims.claim(m, input, { timings: { picked: pickedMs } }),
       );
       if (claimed === 'gone') throw new Aborted();
-      m = (await getLiveMigration(this.db, m.id))!;
+      m = { ...m, status: 'preparing', destHost: claimed.hostId, live: claimed.live };
+      this.publish(m, 'preparing', ctx);
     }
+    const { input } = await inputs;
     const dest = m.destHost!;
     const ref = { serverId: m.serverId, migrationId: m.id };
+    const hosts = reached(m, 'started') ? undefined : early(this.hosts(m.sourceHost, dest));
+    const earlier = reached(m, 'destination-prepared') ? undefined : early(this.completion.settleEarlierCleanups(m, dest));
+    // The destination's QEMU opens the ports' taps: they are plumbed first. Without NICs nothing
+    // waits on them: they are plumbed while that QEMU starts (and both steps persisted at once).
+    let ports: Promise<unknown> = Promise.resolve();
     if (!reached(m, 'network-prepared')) {
-      await this.checkAbort(m);
-      await this.rpc.network('prepare', m.serverId, dest, ctx);
-      m = await this.step(m, 'preparing', { step: 'network-prepared' });
+      const nics = (await spec)!.nics?.length ?? 0;
+      ports = early(this.rpc.network('prepare', m.serverId, dest, ctx));
+      if (nics > 0) {
+        await ports;
+        m = await this.step(m, 'preparing', { step: 'network-prepared' });
+      }
     }
     const postcopy = postcopyAllowed(input.extraSpecs as Record<string, string>, server.metadata ?? {});
     const channels = { multifdChannels: this.config.NUBO_LIVE_MIGRATION_MULTIFD_CHANNELS, postcopyAllowed: postcopy };
     if (!reached(m, 'destination-prepared')) {
-      await this.checkAbort(m);
-      const [source, destination] = await this.addresses(m.sourceHost, dest);
-      const spec = await this.specs.build(server, ctx.requestId);
-      const prepare = await withActionEvent(this.db, { serverId: m.serverId, requestId: ctx.requestId, event: 'compute_pre_live_migration', host: dest }, () =>
-        this.rpc.prepare(dest, { ...ref, spec, sourceAddress: source, listenAddress: destination, block: m.blockMigration, channels }, ctx),
+      const started = early(
+        (async () => {
+          // Read before the prepare: an agent restart from here on is seen by the poll (at worst one too many).
+          const { source, destination, destinationAgentStartedAt } = await hosts!;
+          await earlier;
+          const event = { serverId: m.serverId, requestId: ctx.requestId, event: 'compute_pre_live_migration', host: dest };
+          const body = { ...ref, spec: (await spec)!, sourceAddress: source, listenAddress: destination, block: m.blockMigration, channels };
+          const sent = sinceCreated(m);
+          const prepare = await withActionEvent(this.db, event, () => this.rpc.prepare(dest, body, ctx));
+          return { prepare, destinationAgentStartedAt, sent, answered: sinceCreated(m) };
+        })(),
       );
-      const [agent]: Array<{ started: string | null }> = await this.db.query(`SELECT agent_started_at::text AS started FROM compute.hosts WHERE id = $1`, [dest]);
-      m = await this.step(m, 'preparing', { step: 'destination-prepared', prepare, destinationAgentStartedAt: agent?.started ?? null });
+      await together([started, ports]);
+      const { sent, answered, ...prepared } = await started;
+      const at = { 'prepare-sent': sent, 'prepare-answered': answered };
+      m = await this.step(m, 'preparing', { step: 'destination-prepared', ...prepared, timings: { ...m.live.timings, ...at } }, ['network-prepared']);
     }
     if (!reached(m, 'started')) {
-      await this.checkAbort(m);
-      const [, address] = await this.addresses(m.sourceHost, dest);
+      const { destination: address } = await hosts!;
       const base = downtimeBaseMs(input.extraSpecs as Record<string, string>, this.config.NUBO_LIVE_MIGRATION_DOWNTIME_MS);
       const parameters = {
         ...channels,
@@ -141,72 +180,30 @@ export class ServerLiveMigrateWorkflow {
         downtimeLimitMs: base,
         autoConverge: true,
       };
+      const sent = sinceCreated(m);
       await this.rpc.start(m.sourceHost, { ...ref, destination: { address, ...m.live.prepare! }, parameters }, ctx);
       const now = new Date().toISOString();
-      m = await this.step(m, 'running', { step: 'started', startedAt: now, lastEscalationAt: now, postcopyAllowed: postcopy, downtimeBaseMs: base, downtimeStep: 0 });
+      const timings = { ...m.live.timings, 'start-sent': sent };
+      m = await this.step(m, 'running', { step: 'started', startedAt: now, lastEscalationAt: now, postcopyAllowed: postcopy, downtimeBaseMs: base, downtimeStep: 0, timings });
+      this.publish(m, 'running', ctx);
     }
+    // The switch-over written, the destination's finish and the ports' move start at once (the
+    // poll's action event is closed meanwhile).
+    let handover: Promise<HandedOver> | undefined;
+    const polling = m;
     const polled = await withActionEvent(this.db, { serverId: m.serverId, requestId: ctx.requestId, event: 'compute_live_migration', host: m.sourceHost }, () =>
-      this.poller.poll(m, ctx),
+      this.poller.poll(polling, ctx, { onSwitchedOver: (live) => void (handover = early(this.completion.handOver({ ...polling, live }, ctx))) }),
     ).catch((error: unknown) => {
       if (error instanceof PollEnded) return error.outcome;
       throw error;
     });
-    if (polled.kind === 'completed') return 'switched-over';
+    if (polled.kind === 'completed') return { switchedOver: { ...m, status: 'post-migrating', live: polled.live, progress: polled.progress }, handover };
     if (polled.kind === 'postcopy-failed') {
       await this.failAfterSwitchover((await getLiveMigration(this.db, m.id))!, polled.message);
       return 'failed';
     }
     const now = (await getLiveMigration(this.db, m.id))!;
     return this.rollback(now, polled.kind === 'aborted' ? 'cancelled' : 'error', polled.message, ctx);
-  }
-
-  /** After the switch-over: destination finish, the move in one transaction, ports, source cleanup. */
-  private async complete(m: Record_, ctx: LiveCtx): Promise<JobOutcome> {
-    const dest = m.destHost!;
-    const ref = { serverId: m.serverId, migrationId: m.id };
-    if (!reached(m, 'destination-finished')) {
-      await this.finishOnDestination(dest, ref, ctx);
-      m = await this.step(m, 'post-migrating', { step: 'destination-finished' });
-    }
-    if (!reached(m, 'committed')) {
-      const live = { ...m.live, step: 'committed' as const };
-      const moved = await this.db.transaction(async (tx) => {
-        if (!(await this.claims.commitMove(tx, { ...m, destHost: dest }))) return false;
-        return setLiveMigration(tx, m.id, ['post-migrating'], 'post-migrating', { live });
-      });
-      if (!moved) {
-        // Deleted meanwhile (its delete frees the migration's claim too): the record is closed, nothing moves.
-        await setLiveMigration(this.db, m.id, ['post-migrating'], 'error', { live: { ...m.live, outcome: 'the server left the migration before the move' } });
-        this.logger.warn(`live migration ${m.id}: server ${m.serverId} is no longer migrating from ${m.sourceHost}; nothing moved`);
-        return 'skipped';
-      }
-      m = { ...m, live };
-    }
-    await this.rpc.network('commit', m.serverId, dest, ctx);
-    await this.rpc.cleanupSource(m.sourceHost, ref, ctx);
-    const done = await this.db.transaction(async (tx) => {
-      await tx.query(`UPDATE compute.servers SET task_state = NULL, updated_at = now() WHERE id = $1 AND task_state = $2`, [m.serverId, TaskState.Migrating]);
-      return setLiveMigration(tx, m.id, ['post-migrating'], 'completed');
-    });
-    if (done) this.logger.log(`server ${m.serverId} live-migrated from ${m.sourceHost} to ${dest} migrationId=${m.id} requestId=${ctx.requestId}`);
-    return done ? 'done' : 'skipped';
-  }
-
-  /**
-   * The destination sees the stream end a moment after the source reports `completed`: its
-   * "not completed here" (a ConflictError) is asked again for a while before the job retries.
-   */
-  private async finishOnDestination(dest: string, ref: { serverId: string; migrationId: string }, ctx: LiveCtx): Promise<void> {
-    const deadline = Date.now() + FINISH_WAIT_MS;
-    for (;;) {
-      try {
-        await this.rpc.finish(dest, ref, ctx);
-        return;
-      } catch (error) {
-        if (!(error instanceof ConflictError) || Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, this.config.NUBO_LIVE_MIGRATION_POLL_MS));
-      }
-    }
   }
 
   /**
@@ -236,6 +233,7 @@ export class ServerLiveMigrateWorkflow {
       await setLiveMigration(tx, m.id, ['queued', 'preparing', 'running'], status, { live });
       await tx.query(`UPDATE compute.servers SET task_state = NULL, updated_at = now() WHERE id = $1 AND task_state = $2`, [m.serverId, TaskState.Migrating]);
     });
+    this.publish({ ...m, status, live }, status, ctx);
     const extra = problems.length ? ` (cleanup: ${problems.join('; ')})` : '';
     this.logger.warn(`live migration ${m.id} of server ${m.serverId} ${status}: ${reason}${extra}`);
     return status === 'cancelled' ? 'done' : 'failed';
@@ -243,39 +241,57 @@ export class ServerLiveMigrateWorkflow {
 
   /** Past the switch-over and out of attempts (or post-copy failed): the server is ERROR, the record error. */
   private async failAfterSwitchover(m: Record_, message: string): Promise<void> {
+    const live = { ...m.live, outcome: message };
     await this.db.transaction(async (tx) => {
-      await setLiveMigration(tx, m.id, ['running', 'post-migrating'], 'error', { live: { ...m.live, outcome: message } });
+      await setLiveMigration(tx, m.id, ['running', 'post-migrating'], 'error', { live });
       await tx.query(
         `UPDATE compute.servers SET vm_state = $3, task_state = NULL, fault = $4, updated_at = now() WHERE id = $1 AND task_state = $2`,
         [m.serverId, TaskState.Migrating, VmState.Error, { code: 500, message, created: new Date().toISOString() }],
       );
     });
+    this.publish({ ...m, status: 'error', live }, 'error', { opId: `live-migrate-${m.id}`, requestId: m.requestId });
     this.logger.error(`live migration ${m.id} of server ${m.serverId} failed after the switch-over: ${message}`);
   }
 
-  /** Persists the step reached (and the status), returning the record as it now is. */
-  private async step(m: Record_, status: LiveMigrationStatus, live: LiveMigrationState): Promise<Record_> {
-    const next = { ...m.live, ...live };
-    if (!(await setLiveMigration(this.db, m.id, [m.status, status], status, { live: next }))) throw new Aborted();
+  /**
+   * Persists the step reached (its time in `timings`, with the steps it implies that had none) and
+   * the status, returning the record as it now is; Aborted when an admin asked for an abort (or the
+   * record moved on) meanwhile.
+   */
+  private async step(m: Record_, status: LiveMigrationStatus, live: LiveMigrationState, alsoReached: string[] = []): Promise<Record_> {
+    const at = sinceCreated(m);
+    const reachedNow = [...alsoReached.filter((k) => m.live.timings?.[k] === undefined), ...(live.step ? [live.step] : [])];
+    const timings = { ...(live.timings ?? m.live.timings), ...Object.fromEntries(reachedNow.map((k) => [k, at])) };
+    const next = { ...m.live, ...live, timings };
+    if (!(await setLiveMigration(this.db, m.id, [m.status, status], status, { live: next, unlessAborted: true }))) throw new Aborted();
     return { ...m, status, live: next };
   }
 
-  private async checkAbort(m: Record_): Promise<void> {
-    const [row]: Array<{ abort: boolean }> = await this.db.query(`SELECT abort_requested_at IS NOT NULL AS abort FROM compute.migrations WHERE id = $1`, [m.id]);
-    if (row?.abort) throw new Aborted();
+  private publish(m: Record_, status: LiveMigrationStatus, ctx: LiveCtx): void {
+    this.rpc.publish(migrationEventOf(m, status, m.progress, new Date()), ctx);
   }
 
-  /** The underlay addresses of the source and the destination (QEMU's stream goes between them). */
-  private async addresses(source: string, dest: string): Promise<[string, string]> {
-    const rows: Array<{ id: string; ip: string | null }> = await this.db.query(`SELECT id, underlay_ip AS ip FROM compute.hosts WHERE id = ANY($1)`, [[source, dest]]);
+  /** The underlay addresses of the source and the destination (QEMU's stream goes between them), and the destination agent's start. */
+  private async hosts(source: string, dest: string): Promise<{ source: string; destination: string; destinationAgentStartedAt: string | null }> {
+    const rows: Array<{ id: string; ip: string | null; started: string | null }> = await this.db.query(
+      `SELECT id, underlay_ip AS ip, agent_started_at::text AS started FROM compute.hosts WHERE id = ANY($1)`,
+      [[source, dest]],
+    );
     const ip = (id: string) => {
       const found = rows.find((r) => r.id === id)?.ip;
       if (!found) throw new NoValidHostError(`host ${id} has no underlay address for the migration stream`);
       return found.replace(/\/\d+$/, '');
     };
-    return [ip(source), ip(dest)];
+    return { source: ip(source), destination: ip(dest), destinationAgentStartedAt: rows.find((r) => r.id === dest)?.started ?? null };
   }
 }
 
 const isUnanswered = (error: unknown) => error instanceof TimeoutError || !(error instanceof NuboError || error instanceof Aborted);
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** A promise started ahead of its use: a rejection surfaces where it is awaited, never as unhandled meanwhile. */
+function early<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+

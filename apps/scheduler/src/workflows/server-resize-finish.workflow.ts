@@ -13,7 +13,7 @@
  * VERIFY_RESIZE with the fault on its row and in the action's events, and the user may ask again
  * (the agent's operations are idempotent, so a second try converges).
  */
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { NuboError, TaskState, TimeoutError, VmState } from '@nubo/contracts';
 import { MigrationRecord, ServerEntity, setMigrationStatus, withActionEvent } from '@nubo/database';
 import { JobOutcome } from '@nubo/jobs';
@@ -23,6 +23,7 @@ import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { ResizeClaims } from '../placement/resize-claims';
 import { AgentClient } from './agent-client';
 import { powerOnAfterResize, vmStateAfterConfirm } from './resize-steps';
+import { ServerColdMigrateFinishWorkflow } from './server-cold-migrate-finish.workflow';
 
 type Ctx = { opId: string; requestId: string };
 
@@ -40,9 +41,12 @@ export class ServerResizeFinishWorkflow {
     @Inject(ResizeClaims) private readonly claims: ResizeClaims,
     @Inject(AgentClient) private readonly agents: AgentClient,
     @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
+    /** Confirm and revert of a move between hosts (a cold migration). */
+    @Optional() @Inject(ServerColdMigrateFinishWorkflow) private readonly crossHost?: ServerColdMigrateFinishWorkflow,
   ) {}
 
   async run(step: 'confirm' | 'revert', m: MigrationRecord, server: ServerEntity, job: Job, ctx: Ctx): Promise<JobOutcome> {
+    if (m.sourceHost !== m.destHost) return this.crossHost ? this.crossHost.run(step, m, server, job, ctx) : 'skipped';
     const s = STEPS[step];
     if (server.taskState !== s.task || m.status !== s.status || server.hostId !== m.destHost) return 'skipped';
     const hostId = m.destHost;

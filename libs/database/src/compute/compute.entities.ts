@@ -61,7 +61,7 @@ export class ServerEntity {
   @Column('text') name!: string;
   @Column('text', { name: 'flavor_id' }) flavorId!: string;
   /** Flavor as it was at create time (Nova embeds it the same way). */
-  @Column('jsonb') flavor!: { vcpus: number; ramMb: number; diskGb: number; name: string };
+  @Column('jsonb') flavor!: { vcpus: number; ramMb: number; diskGb: number; name: string; ephemeralGb?: number; extraSpecs?: Record<string, string> };
   @Column('text', { name: 'image_ref', nullable: true }) imageRef!: string | null;
   @Column('text', { name: 'vm_state' }) vmState!: VmState;
   @Column('text', { name: 'task_state', nullable: true }) taskState!: TaskState | null;

@@ -5,6 +5,11 @@
  *
  *   queued -> preparing -> running -> post-migrating -> completed
  *   queued | preparing | running -> error | cancelled (aborted)
+ *   post-migrating -> error (past the switch-over: the destination could not be finished, or the
+ *                    source not cleaned up)
+ *
+ * As in Nova, the server is ACTIVE on the destination (host moved, task state cleared) while the
+ * record is still post-migrating: `completed` comes once the source QEMU is gone.
  *
  * The record's id (a uuid, Nova's migration `uuid`) is the placement consumer of the destination's
  * claim from the choice of the destination until the move commits; `number` is Nova's integer id.
@@ -38,7 +43,15 @@ export interface LiveMigrationProgress {
 /** The scheduler's persisted state of one live migration (see server-live-migrate.workflow.ts). */
 export interface LiveMigrationState {
   /** The last step done: a re-run resumes after it. */
-  step?: 'claimed' | 'network-prepared' | 'destination-prepared' | 'started' | 'switched-over' | 'destination-finished' | 'committed' | 'rolled-back';
+  step?:
+    | 'claimed'
+    | 'network-prepared'
+    | 'destination-prepared'
+    | 'started'
+    | 'switched-over'
+    | 'destination-finished'
+    | 'committed'
+    | 'rolled-back';
   prepare?: { port: number; nbd?: { port: number; exports: Array<{ node: string; name: string }> } };
   /** The destination agent's agent_started_at once it prepared: another one since has lost that QEMU. */
   destinationAgentStartedAt?: string | null;
@@ -54,6 +67,16 @@ export interface LiveMigrationState {
   /** The convergence actions taken, in order (downtime-<ms>, postcopy, abort-timeout). */
   actions?: string[];
   downtimeMs?: number;
+  /**
+   * Committed (the server ACTIVE on the destination) before the source QEMU is removed: 'pending'
+   * until that is done. Records written before this field have none.
+   */
+  sourceCleanup?: 'pending' | 'done';
+  /** When each step was reached, in ms after the record was created (the API's request): where the time goes. */
+  timings?: Record<string, number>;
+  /** Status polls it took (summed over resumed poll loops), and how long the last loop's status calls took. */
+  polls?: number;
+  pollRpcMs?: { max: number; total: number };
 }
 
 export interface LiveMigrationRecord {
@@ -66,6 +89,8 @@ export interface LiveMigrationRecord {
   sourceHost: string;
   destHost: string | null;
   requestedHost: string | null;
+  /** Nova's `force` (or a host named before 2.30): the requested host is used as given, only its capacity is claimed. */
+  forceDestination: boolean;
   blockMigration: boolean;
   flavorId: string;
   flavor: FlavorShape;
@@ -79,7 +104,7 @@ export interface LiveMigrationRecord {
   updatedAt: Date;
 }
 
-const COLUMNS = `id, number, server_id, project_id, user_id, status, source_host, dest_host, requested_host, block_migration,
+const COLUMNS = `id, number, server_id, project_id, user_id, status, source_host, dest_host, requested_host, force_destination, block_migration,
   old_flavor_id, old_flavor, old_vm_state, request_id, live, progress, abort_requested_at, force_complete_requested_at,
   created_at, updated_at`;
 
@@ -94,6 +119,7 @@ function fromRow(r: Record<string, any>): LiveMigrationRecord {
     sourceHost: r.source_host,
     destHost: r.dest_host,
     requestedHost: r.requested_host,
+    forceDestination: r.force_destination === true,
     blockMigration: r.block_migration === true,
     flavorId: r.old_flavor_id,
     flavor: r.old_flavor,
@@ -115,6 +141,8 @@ export interface NewLiveMigration {
   userId: string;
   sourceHost: string;
   requestedHost: string | null;
+  /** Skip the scheduler's filters for the requested host (absent: false). */
+  forceDestination?: boolean;
   blockMigration: boolean;
   flavorId: string;
   flavor: FlavorShape;
@@ -126,10 +154,10 @@ export interface NewLiveMigration {
 export async function insertLiveMigration(db: Db, m: NewLiveMigration): Promise<LiveMigrationRecord> {
   const [row] = await db.query(
     `INSERT INTO compute.migrations (id, server_id, project_id, user_id, migration_type, status, source_host, dest_host, requested_host,
-            block_migration, old_flavor_id, old_flavor, new_flavor_id, new_flavor, old_vm_state, request_id)
-     VALUES ($1, $2, $3, $4, '${LIVE_MIGRATION_TYPE}', 'queued', $5, NULL, $6, $7, $8, $9, $8, $9, $10, $11)
+            block_migration, old_flavor_id, old_flavor, new_flavor_id, new_flavor, old_vm_state, request_id, force_destination)
+     VALUES ($1, $2, $3, $4, '${LIVE_MIGRATION_TYPE}', 'queued', $5, NULL, $6, $7, $8, $9, $8, $9, $10, $11, $12)
      RETURNING ${COLUMNS}`,
-    [m.id, m.serverId, m.projectId, m.userId, m.sourceHost, m.requestedHost, m.blockMigration, m.flavorId, m.flavor, m.oldVmState, m.requestId],
+    [m.id, m.serverId, m.projectId, m.userId, m.sourceHost, m.requestedHost, m.blockMigration, m.flavorId, m.flavor, m.oldVmState, m.requestId, m.forceDestination === true],
   );
   return fromRow(row);
 }
@@ -157,19 +185,41 @@ export async function openLiveMigrations(db: Db, serverId: string): Promise<Live
   return rows.map(fromRow);
 }
 
-/** Compare-and-set of the status, with other columns in the same statement; true when this call moved it. */
+/**
+ * Compare-and-set of the status, with other columns in the same statement; true when this call
+ * moved it. `unlessAborted`: also false (nothing written) once an admin asked for an abort.
+ */
 export async function setLiveMigration(
   db: Db,
   id: string,
   from: LiveMigrationStatus[],
   to: LiveMigrationStatus,
-  set: { live?: LiveMigrationState; destHost?: string; progress?: LiveMigrationProgress } = {},
+  set: { live?: LiveMigrationState; destHost?: string; progress?: LiveMigrationProgress; unlessAborted?: boolean } = {},
 ): Promise<boolean> {
   const result = await db.query(
     `UPDATE compute.migrations SET status = $3, live = COALESCE($4, live), dest_host = COALESCE($5, dest_host),
             progress = COALESCE($6, progress), updated_at = now()
-      WHERE id = $1 AND status = ANY($2)`,
+      WHERE id = $1 AND status = ANY($2)${set.unlessAborted ? ' AND abort_requested_at IS NULL' : ''}`,
     [id, from, to, set.live ?? null, set.destHost ?? null, set.progress ?? null],
   );
   return result[1] === 1;
+}
+
+/** Ms since the record was created (the API's request), for `live.timings`. */
+export function sinceCreated(m: Pick<LiveMigrationRecord, 'createdAt'>, now = Date.now()): number {
+  return Math.max(0, now - new Date(m.createdAt).getTime());
+}
+
+/**
+ * The server's live migrations whose source has not been cleaned up yet (the server runs on the
+ * destination; the source QEMU is still to go: still post-migrating, or an error after too many
+ * tries), oldest first.
+ */
+export async function uncleanedLiveMigrations(db: Db, serverId: string): Promise<LiveMigrationRecord[]> {
+  const rows = await db.query(
+    `SELECT ${COLUMNS} FROM compute.migrations
+      WHERE server_id = $1 AND migration_type = '${LIVE_MIGRATION_TYPE}' AND live->>'sourceCleanup' = 'pending' ORDER BY number`,
+    [serverId],
+  );
+  return rows.map(fromRow);
 }

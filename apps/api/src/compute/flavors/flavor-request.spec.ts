@@ -61,6 +61,7 @@ describe('flavor requests', () => {
       ['no extra_specs', () => parseCreateSpecs({}), 'extra_specs'],
       ['bad key', () => parseCreateSpecs({ extra_specs: { 'a/b': 'x' } }), 'extra_specs'],
       ['object value', () => parseCreateSpecs({ extra_specs: { k: {} } }), 'k'],
+      ['an unknown storage kind', () => parseCreateSpecs({ extra_specs: { 'nubo:storage': 'nfs' } }), 'nubo:storage'],
       ['long value', () => parseCreateSpecs({ extra_specs: { k: 'x'.repeat(256) } }), 'k'],
       ['two keys on PUT', () => parseSpecs({ a: '1', b: '2' }, 'body', { exactlyOne: true }), 'body'],
       ['no key on PUT', () => parseSpecs({}, 'body', { exactlyOne: true }), 'body'],

@@ -2,6 +2,7 @@
  * Flavor request bodies at microversion 2.1, checked like Nova's JSON schemas (400 naming the
  * field): flavor create, extra specs, and the flavor access actions.
  */
+import { STORAGE_EXTRA_SPEC } from '@nubo/contracts';
 import { invalid, onlyKeys, requireObject, requireString } from '../../common/validation';
 import { parseBoolean } from '../quotas/quota-limits';
 
@@ -87,6 +88,8 @@ export function parseSpecs(value: unknown, field: string, o: { exactlyOne?: bool
     if (typeof v !== 'string' && typeof v !== 'number') invalid(k, v, `${JSON.stringify(v)} is not of type 'string', 'number'`);
     const text = String(v);
     if (text.length > 255) invalid(k, v, `${JSON.stringify(v)} is too long`);
+    // Nova validates its own namespaces' values; Nubo's storage choice has two.
+    if (k === STORAGE_EXTRA_SPEC && text !== 'local' && text !== 'shared') invalid(k, v, `${JSON.stringify(v)} is not one of ['local', 'shared']`);
     out[k] = text;
   }
   return out;

@@ -15,9 +15,10 @@ const fieldOf = (f: () => unknown) => {
 describe('parseLiveMigrate', () => {
   describe('at 2.1', () => {
     it.each([
-      [{ host: null, block_migration: false, disk_over_commit: false }, { host: null, blockMigration: false }],
-      [{ host: 'h2', block_migration: true, disk_over_commit: 'False' }, { host: 'h2', blockMigration: true }],
-      [{ host: null, block_migration: 'yes', disk_over_commit: '0' }, { host: null, blockMigration: true }],
+      [{ host: null, block_migration: false, disk_over_commit: false }, { host: null, blockMigration: false, forceDestination: false }],
+      // Before 2.30 a named host bypasses the scheduler's filters (Nova's behaviour then).
+      [{ host: 'h2', block_migration: true, disk_over_commit: 'False' }, { host: 'h2', blockMigration: true, forceDestination: true }],
+      [{ host: null, block_migration: 'yes', disk_over_commit: '0' }, { host: null, blockMigration: true, forceDestination: false }],
     ])('%j -> %j', (given, expected) => {
       expect(parseLiveMigrate(body(given))).toEqual(expected);
     });
@@ -45,15 +46,31 @@ describe('parseLiveMigrate', () => {
 
   describe('at 2.25 and 2.30', () => {
     it('takes "auto" and no disk_over_commit at 2.25', () => {
-      expect(parseLiveMigrate(body({ host: null, block_migration: 'auto' }), '2.25')).toEqual({ host: null, blockMigration: 'auto' });
+      expect(parseLiveMigrate(body({ host: null, block_migration: 'auto' }), '2.25')).toEqual({ host: null, blockMigration: 'auto', forceDestination: false });
     });
 
     it('refuses disk_over_commit at 2.25', () => {
       expect(fieldOf(() => parseLiveMigrate(body({ host: null, block_migration: 'auto', disk_over_commit: false }), '2.25'))).toBe('os-migrateLive');
     });
 
-    it('takes force at 2.30', () => {
-      expect(parseLiveMigrate(body({ host: 'h', block_migration: 'auto', force: false }), '2.30')).toEqual({ host: 'h', blockMigration: 'auto', force: false });
+    it.each([
+      ['force false: the scheduler checks the host', { host: 'h', block_migration: 'auto', force: false }, { host: 'h', blockMigration: 'auto', force: false, forceDestination: false }],
+      ['no force: the scheduler checks the host', { host: 'h', block_migration: 'auto' }, { host: 'h', blockMigration: 'auto', forceDestination: false }],
+      ['force true: the host as given', { host: 'h', block_migration: 'auto', force: 'True' }, { host: 'h', blockMigration: 'auto', force: true, forceDestination: true }],
+      ['force false, no host', { host: null, block_migration: false, force: false }, { host: null, blockMigration: false, force: false, forceDestination: false }],
+    ])('at 2.30, %s', (_what, given, expected) => {
+      expect(parseLiveMigrate(body(given), '2.30')).toEqual(expected);
+    });
+
+    it.each([
+      ['force without a host', { host: null, block_migration: 'auto', force: true }, 'force'],
+      ['a bad force', { host: 'h', block_migration: 'auto', force: 'maybe' }, 'force'],
+    ])('at 2.30, 400 naming the field: %s', (_what, given, field) => {
+      expect(fieldOf(() => parseLiveMigrate(body(given), '2.30'))).toBe(field);
+    });
+
+    it("says Nova's words when force has no host", () => {
+      expect(() => parseLiveMigrate(body({ host: null, block_migration: 'auto', force: true }), '2.30')).toThrow("Can't force to a non-provided destination");
     });
   });
 });

@@ -3,7 +3,13 @@
  * microversion: 2.1 requires `block_migration`, `disk_over_commit` and `host` (booleans as Nova's
  * parameter_types.boolean, host a hostname or null); 2.25 drops `disk_over_commit` and allows
  * block_migration "auto"; 2.30 adds `force`. Unknown keys: 400 naming them.
+ *
+ * Forcing (the scheduler's filters skipped, only the host's capacity claimed): `force: true` with
+ * a host from 2.30 (without a host: 400, "Can't force to a non-provided destination"); before 2.30
+ * a named host is always forced, as Nova did then. From 2.30 a host without `force` (or false) is
+ * checked by every filter.
  */
+import { ValidationError } from '@nubo/contracts';
 import { invalid, onlyKeys, requireObject } from '../../common/validation';
 
 export const LIVE_MIGRATE_ACTION = 'os-migrateLive';
@@ -12,6 +18,8 @@ export interface LiveMigrateRequest {
   host: string | null;
   blockMigration: boolean | 'auto';
   force?: boolean;
+  /** The requested host is used as given (no filter), only its capacity is claimed. */
+  forceDestination: boolean;
 }
 
 const TRUE = new Set<unknown>([true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes']);
@@ -53,7 +61,9 @@ export function parseLiveMigrate(body: Record<string, unknown>, version = '2.1')
     if (!HOSTNAME.test(host)) invalid('host', host, `${JSON.stringify(host)} does not match '^[a-zA-Z0-9-._]*$'`);
   }
   const force = v230 && action.force !== undefined ? booleanOf(action.force, 'force') : undefined;
-  return { host: host as string | null, blockMigration, ...(force !== undefined ? { force } : {}) };
+  if (force === true && host === null) throw new ValidationError("Can't force to a non-provided destination", 'force');
+  const forceDestination = host !== null && (v230 ? force === true : true);
+  return { host: host as string | null, blockMigration, ...(force !== undefined ? { force } : {}), forceDestination };
 }
 
 /** {"force_complete": null}: exactly that key (Nova's schema: type null). */

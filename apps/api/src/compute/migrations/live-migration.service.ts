@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AuthContext } from '../../common/auth-context';
 import { requireAdmin } from '../shared/nova-policy';
+import { serverStorage } from '../shared/server-storage';
 import { LIVE_MIGRATE_ACTION, parseLiveMigrate } from './live-migrate-request';
 
 /** Nova's check_instance_state for live migration. */
@@ -56,9 +57,12 @@ export class LiveMigrationService {
       if (!hosts.some((h) => h.id === request.host)) throw new ValidationError(`Compute host ${request.host} could not be found.`, 'host');
       if (request.host === source) throw new ValidationError(`Unable to migrate instance (${server.id}) to current host (${source}).`, 'host');
     }
-    // Disks are local on every host (the agent has no shared-storage mode): they travel with the guest.
+    // Local disks travel with the guest (block migration); disks on shared storage stay where they are.
     const localDisks = await this.hasLocalDisks(server);
     if (request.blockMigration === false && localDisks) throw new ValidationError(NOT_SHARED, 'block_migration');
+    if (request.blockMigration === true && (await this.onSharedStorage(server))) {
+      throw new ValidationError(`${source} is not on local storage: Block migration can not be used with shared storage.`, 'block_migration');
+    }
 
     const migrationId = randomUUID();
     await this.db.transaction(async (tx) => {
@@ -75,11 +79,16 @@ export class LiveMigrationService {
         userId: auth.userId,
         sourceHost: source,
         requestedHost: request.host,
+        forceDestination: request.forceDestination,
         blockMigration: localDisks,
         flavorId: server.flavorId,
         flavor: server.flavor,
         oldVmState: server.vmState,
         requestId,
+      }).catch((error: { code?: string }) => {
+        // The server is ACTIVE on its new host while its last migration removes the old source (post-migrating).
+        if (error.code === '23505') throw new ConflictError(`Cannot '${LIVE_MIGRATE_ACTION}' instance ${server.id} while its previous live migration is still finishing`);
+        throw error;
       });
       await recordAction(tx, { serverId: server.id, projectId: server.projectId, userId: auth.userId, action: 'live-migration', requestId });
     });
@@ -149,7 +158,12 @@ export class LiveMigrationService {
     return m;
   }
 
+  private async onSharedStorage(server: ServerEntity): Promise<boolean> {
+    return (await serverStorage(this.db, server)) === 'shared';
+  }
+
   private async hasLocalDisks(server: ServerEntity): Promise<boolean> {
+    if (await this.onSharedStorage(server)) return false;
     if (server.imageRef) return true;
     const embedded = (server.flavor as { ephemeralGb?: number }).ephemeralGb;
     if (embedded !== undefined) return embedded > 0;

@@ -42,7 +42,7 @@ describe('osMigrationView', () => {
 describe('serverMigrationView', () => {
   const record: LiveMigrationRecord = {
     id: 'a1b2', number: 7, serverId: 's1', projectId: 'p', userId: 'u', status: 'running', sourceHost: 'h1', destHost: 'h2',
-    requestedHost: null, blockMigration: true, flavorId: '42', flavor: { vcpus: 1, ramMb: 64, diskGb: 1, name: 'nano' },
+    requestedHost: null, forceDestination: false, blockMigration: true, flavorId: '42', flavor: { vcpus: 1, ramMb: 64, diskGb: 1, name: 'nano' },
     oldVmState: VmState.Active, requestId: 'r', live: {}, abortRequestedAt: null, forceCompleteRequestedAt: null, createdAt: at, updatedAt: at,
     progress: {
       phase: 'active', at: at.toISOString(),

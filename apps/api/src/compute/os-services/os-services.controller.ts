@@ -5,6 +5,7 @@
  */
 import { Body, Controller, Get, Inject, Param, Put, Query } from '@nestjs/common';
 import { HostState, NotFoundError, ValidationError } from '@nubo/contracts';
+import { releaseHostFence, setHostStateReason } from '@nubo/database';
 import { DataSource } from 'typeorm';
 import { Auth, AuthContext } from '../../common/auth-context';
 import { invalid, onlyKeys, optionalString, requireObject, requireString } from '../../common/validation';
@@ -60,13 +61,21 @@ export class OsServicesController {
       throw new NotFoundError(`Could not find binary ${binary} on host ${host}.`);
     }
     if (action === 'enable') {
-      await this.db.query(`UPDATE compute.hosts SET state = $2, disabled_reason = NULL WHERE id = $1 AND state = $3`, [host, HostState.Up, HostState.Disabled]);
+      await this.db.transaction(async (tx) => {
+        await setHostStateReason(tx, `enabled by user ${auth.userId} (os-services enable)`);
+        await tx.query(`UPDATE compute.hosts SET state = $2, disabled_reason = NULL WHERE id = $1 AND state = $3`, [host, HostState.Up, HostState.Disabled]);
+        // A host disabled after a fence may take a new lease epoch again.
+        await releaseHostFence(tx, host);
+      });
     } else {
       // Fenced and maintenance hosts keep their state; only the reason is recorded.
-      await this.db.query(
-        `UPDATE compute.hosts SET state = CASE WHEN state IN ($3, $4) THEN $2 ELSE state END, disabled_reason = $5 WHERE id = $1`,
-        [host, HostState.Disabled, HostState.Up, HostState.Down, reason ?? null],
-      );
+      await this.db.transaction(async (tx) => {
+        await setHostStateReason(tx, `disabled by user ${auth.userId} (os-services ${action})${reason ? `: ${reason}` : ''}`);
+        await tx.query(
+          `UPDATE compute.hosts SET state = CASE WHEN state IN ($3, $4) THEN $2 ELSE state END, disabled_reason = $5 WHERE id = $1`,
+          [host, HostState.Disabled, HostState.Up, HostState.Down, reason ?? null],
+        );
+      });
     }
     const [row] = await loadHosts(this.db, { hostId: host });
     const status = serviceStatus(row, new Date());

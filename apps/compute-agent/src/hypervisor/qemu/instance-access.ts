@@ -11,6 +11,8 @@
  *   disk.qcow2, ephemeral.qcow2, console.log, snapshot.qcow2, save.sock
  *                               handed to U:G before QEMU opens (or connects to) them
  *   the base image and its dir  root:G 0640 / 0750: read-only to QEMU
+ *   <shared>/instances/<id>     root:G 0750 (shared storage: the disks only, handed over as above;
+ *                               <shared> is treated like the state dir)
  *
  * Directories above the state dir are the operator's: one U cannot search fails the start with
  * a message naming it. Without a user, an instance directory is root's own 0700, as before.
@@ -56,6 +58,16 @@ export class InstanceAccess {
     await this.groupDir(paths.dir, 0o1770);
   }
 
+  /** Shared storage: creates (or fixes) the directory of the instance's disks and the path to it. */
+  async prepareSharedDisks(paths: InstancePaths): Promise<void> {
+    if (!paths.sharedDisks) return;
+    await mkdir(paths.sharedDisks, { recursive: true, mode: 0o700 });
+    if (!this.user) return;
+    this.reach(dirname(paths.sharedDisks), sharedRootOf(paths.sharedDisks));
+    await this.groupDir(dirname(paths.sharedDisks), 0o750);
+    await this.groupDir(paths.sharedDisks, 0o750);
+  }
+
   /** Gives files QEMU will open read-write (or connect to) to its user; missing ones are skipped. */
   async handOver(...files: string[]): Promise<void> {
     if (!this.user) return;
@@ -71,7 +83,8 @@ export class InstanceAccess {
   /** Lets QEMU read a cached base image (and reach it); the cache keeps owning it. */
   async shareReadOnly(file: string, paths: InstancePaths): Promise<void> {
     if (!this.user) return;
-    this.reach(dirname(file), stateDirOf(paths));
+    const sharedRoot = paths.sharedDisks ? sharedRootOf(paths.sharedDisks) : undefined;
+    this.reach(dirname(file), sharedRoot && isWithin(sharedRoot, file) ? sharedRoot : stateDirOf(paths));
     await this.groupDir(dirname(file), 0o750);
     await chown(file, -1, this.user.gid);
     await chmod(file, 0o640);
@@ -109,6 +122,11 @@ export class InstanceAccess {
 /** Instances live in <stateDir>/instances/<id>. */
 function stateDirOf(paths: InstancePaths): string {
   return dirname(dirname(paths.dir));
+}
+
+/** Shared disks live in <shared>/instances/<id>. */
+function sharedRootOf(sharedDisks: string): string {
+  return dirname(dirname(sharedDisks));
 }
 
 function isWithin(dir: string, path: string): boolean {

@@ -16,6 +16,11 @@ export interface MigrationMarker {
   migrationId: string;
   /** The source's parameters (outgoing only): a restarted agent takes the migration over with them. */
   parameters?: MigrationParameters;
+  /**
+   * Outgoing only: `migrate` is about to be (or was) sent. Until then QEMU's query-migrate speaks
+   * of an earlier migration, never of this one.
+   */
+  migrateSent?: boolean;
 }
 
 export function isIncomingMigration(instanceDir: string): boolean {

@@ -52,6 +52,17 @@ describe('migration-params', () => {
       ['completed', { status: 'completed', downtime: 12 }, [], { mirroring: false }, { phase: 'completed', downtimeMs: 12 }],
       ['failed', { status: 'failed', 'error-desc': 'Connection refused' }, [], { mirroring: false }, { phase: 'failed', error: 'Connection refused' }],
       ['a mirror failure seen by the agent', { status: 'none' }, [], { mirroring: true, failure: 'mirror broke' }, { phase: 'failed', error: 'mirror broke' }],
+      // A former destination answers `completed` for its incoming migration until `migrate` is sent.
+      ['a stale completed before migrate', { status: 'completed', downtime: 5 }, [], { mirroring: false, started: false }, { phase: 'setup', memory: { totalBytes: 0 } }],
+      ['a stale failed before migrate', { status: 'failed', 'error-desc': 'old' }, [], { mirroring: false, started: false }, { phase: 'setup' }],
+      ['a stale completed while mirroring', { status: 'completed' }, [mirror(100, 40)], { mirroring: true, started: false }, { phase: 'mirroring' }],
+      ['completed once migrate was sent', { status: 'completed', downtime: 5 }, [], { mirroring: false, started: true }, { phase: 'completed', downtimeMs: 5 }],
     ])('%s', (_, info, jobs, options, expected) => expect(migrationStatusOf(info, jobs, options)).toMatchObject(expected));
+
+    it('reports nothing of an earlier migration before migrate is sent', () => {
+      const reply = migrationStatusOf({ status: 'completed', downtime: 5, 'error-desc': 'x' }, [], { mirroring: false, started: false });
+      expect(reply).not.toHaveProperty('downtimeMs');
+      expect(reply).not.toHaveProperty('error');
+    });
   });
 });

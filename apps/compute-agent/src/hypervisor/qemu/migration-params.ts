@@ -139,8 +139,11 @@ const progress = (total: number, processed: number, remaining: number): Migratio
 /**
  * The status of a migration. `mirroring`: the disks are being copied and `migrate` has not been
  * sent yet. `failure` is an error the agent saw itself (a mirror that broke before migrate).
+ * `started` false: `migrate` has not been sent for this migration, so whatever query-migrate says
+ * is about an earlier one (a former destination answers `completed` for its incoming migration).
  */
-export function migrationStatusOf(info: QmpMigrationInfo, jobs: QmpBlockJob[], options: { mirroring: boolean; failure?: string }): MigrationStatusReply {
+export function migrationStatusOf(qmp: QmpMigrationInfo, jobs: QmpBlockJob[], options: { mirroring: boolean; failure?: string; started?: boolean }): MigrationStatusReply {
+  const info: QmpMigrationInfo = options.started === false ? { status: 'setup' } : qmp;
   const ram = info.ram ?? {};
   const memory = progress(ram.total ?? 0, ram.transferred ?? 0, ram.remaining ?? 0);
   const mirrors = jobs.filter((job) => job.type === 'mirror');

@@ -25,6 +25,20 @@ function expectGolden(argv: string[], file: string): void {
   expect(text).toBe(readFileSync(file, 'utf8'));
 }
 
+describe('instancePaths', () => {
+  it('puts only the disks of a shared-storage instance on shared storage', () => {
+    const local = instancePaths('/var/lib/nubo', serverId);
+    const shared = instancePaths('/var/lib/nubo', serverId, '/mnt/shared');
+    expect(local.sharedDisks).toBeUndefined();
+    expect(shared).toEqual({
+      ...local,
+      disk: `/mnt/shared/instances/${serverId}/disk.qcow2`,
+      ephemeral: `/mnt/shared/instances/${serverId}/ephemeral.qcow2`,
+      sharedDisks: `/mnt/shared/instances/${serverId}`,
+    });
+  });
+});
+
 describe('buildQemuArgv', () => {
   it('matches the golden argv of a firmware-only guest', () => {
     const argv = buildQemuArgv({ spec, paths: instancePaths('/var/lib/nubo', serverId), accelerator: 'kvm' });

@@ -16,6 +16,7 @@ import { Accelerator } from '../hypervisor-driver';
 import { assertServerId, validateInstanceSpec } from '../instance-spec';
 import { DEFAULT_SPARE_ROOT_PORTS, nicArgs, spareRootPortArgs } from './qemu-nic-argv';
 import { assertSafePath, escapeOptionValue } from './qemu-option-syntax';
+import { tcgRamArgument } from './qemu-migration-quirks';
 import { smbiosArgs } from './qemu-smbios';
 import { BaseImage, firstNicBootIndex, storageArgs } from './qemu-storage-argv';
 
@@ -41,6 +42,11 @@ export interface InstancePaths {
   stderr: string;
   /** The server's root disk: a qcow2 overlay on a cached base image. */
   disk: string;
+  /**
+   * Shared storage only: the directory on shared storage that holds the disks (another host
+   * opens the same files). Removing the instance directory never touches it.
+   */
+  sharedDisks?: string;
   /** The flavor's ephemeral disk: a standalone qcow2 made on first start, kept until destroy. */
   ephemeral: string;
   /** Guest RAM of a suspended instance (QEMU's migration stream), and its name while written. */
@@ -78,8 +84,13 @@ export const SANDBOX = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resou
 /** sun_path holds 108 bytes including the terminating NUL. */
 const MAX_UNIX_SOCKET_PATH = 107;
 
-export function instancePaths(stateDir: string, serverId: string): InstancePaths {
+/**
+ * `sharedDir`: the server's disks live on shared storage (<sharedDir>/instances/<id>/), the rest
+ * (sockets, pidfile, spec, logs) stays in the host's own instance directory.
+ */
+export function instancePaths(stateDir: string, serverId: string, sharedDir?: string): InstancePaths {
   const dir = join(stateDir, 'instances', assertServerId(serverId));
+  const disks = sharedDir ? join(sharedDir, 'instances', serverId) : dir;
   return {
     dir,
     spec: join(dir, 'spec.json'),
@@ -90,8 +101,9 @@ export function instancePaths(stateDir: string, serverId: string): InstancePaths
     vnc: join(dir, 'vnc.sock'),
     pidfile: join(dir, 'qemu.pid'),
     stderr: join(dir, 'qemu-stderr.log'),
-    disk: join(dir, 'disk.qcow2'),
-    ephemeral: join(dir, 'ephemeral.qcow2'),
+    disk: join(disks, 'disk.qcow2'),
+    ephemeral: join(disks, 'ephemeral.qcow2'),
+    ...(sharedDir ? { sharedDisks: disks } : {}),
     memorySave: join(dir, 'memory.save'),
     memorySaveTmp: join(dir, 'memory.save.tmp'),
     saveSock: join(dir, 'save.sock'),
@@ -131,7 +143,8 @@ export function buildQemuArgv(options: QemuArgvOptions): string[] {
     '-accel', accelerator,
     '-cpu', CPU_MODEL,
     '-smp', spec.topology ? `${spec.vcpus},sockets=${spec.topology.sockets},cores=${spec.topology.cores},threads=${spec.topology.threads}` : String(spec.vcpus),
-    '-m', `${spec.ramMb}M`,
+    // TCG: 8 KiB short of the flavor, off QEMU 7.2's broken dirty-tracking path (qemu-migration-quirks.ts).
+    '-m', tcgRamArgument(spec.ramMb, accelerator),
     ...smbiosArgs(spec),
     '-display', 'none',
     ...qmpMonitor('qmp', paths.qmp),

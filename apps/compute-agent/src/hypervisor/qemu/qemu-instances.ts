@@ -53,10 +53,21 @@ export class QemuInstances {
   readonly events = new PowerStateEmitter();
   closed = false;
 
-  constructor(private readonly stateDir: string) {}
+  /** `sharedDir`: the host's mount of the cloud's shared storage (NUBO_AGENT_SHARED_STORAGE_DIR). */
+  constructor(
+    private readonly stateDir: string,
+    private readonly sharedDir?: string,
+  ) {}
 
-  paths(serverId: string): InstancePaths {
-    return instancePaths(this.stateDir, serverId);
+  /**
+   * The instance's files. Where its disks are follows `spec` when given (a new instance), else
+   * the spec stored in its directory. A shared-storage instance on a host without shared storage
+   * gets local paths: the launcher refuses it (it must never get a fresh local disk instead).
+   */
+  paths(serverId: string, spec?: Pick<InstanceSpec, 'storage'>): InstancePaths {
+    const local = instancePaths(this.stateDir, serverId);
+    const storage = spec ? spec.storage : storedStorage(local.spec);
+    return storage === 'shared' && this.sharedDir ? instancePaths(this.stateDir, serverId, this.sharedDir) : local;
   }
 
   get(serverId: string): QemuInstance | undefined {
@@ -97,7 +108,7 @@ export class QemuInstances {
   track(spec: InstanceSpec, pid: number, monitor: QemuMonitor, qmpStatus: string, exitStatus?: Promise<QemuExit>): QemuInstance {
     const existing = this.map.get(spec.serverId);
     if (existing?.monitor && existing.monitor !== monitor) this.detach(existing);
-    const instance: QemuInstance = existing ?? { serverId: spec.serverId, paths: this.paths(spec.serverId), powerState: PowerState.NoState, quiet: false };
+    const instance: QemuInstance = existing ?? { serverId: spec.serverId, paths: this.paths(spec.serverId, spec), powerState: PowerState.NoState, quiet: false };
     Object.assign(instance, { spec, pid, qmpStatus, exitStatus, shutdownReason: undefined, panicked: false, exitKnown: false });
     // A new process runs: the end of the last one is history.
     instance.lastExit = undefined;
@@ -290,6 +301,12 @@ export class QemuInstances {
 async function settled<T>(promise: Promise<T> | undefined, ms: number): Promise<T | undefined> {
   if (!promise) return undefined;
   return Promise.race([promise, sleep(ms).then(() => undefined)]);
+}
+
+/** The storage the stored spec names (no spec: local). */
+function storedStorage(specPath: string): InstanceSpec['storage'] {
+  if (!existsSync(specPath)) return undefined;
+  return readSpec(specPath)?.storage;
 }
 
 function readSpec(path: string): InstanceSpec | undefined {

@@ -61,11 +61,20 @@ export class QemuLauncher {
   /** Who owns what QEMU opens (shared with snapshot and suspend, which hand files to QEMU). */
   readonly access: InstanceAccess;
 
+  /** `sharedImages`: the base images on shared storage, under the disks of shared-storage servers. */
   constructor(
     private readonly options: QemuLauncherOptions,
     readonly images: ImageCache,
+    private readonly sharedImages?: ImageCache,
   ) {
     this.access = new InstanceAccess(resolveQemuUser(options.qemuUser));
+  }
+
+  /** The cache the server's base image comes from: a shared disk's backing file must be shared too. */
+  imagesFor(spec: Pick<InstanceSpec, 'storage' | 'serverId'>): ImageCache {
+    if (spec.storage !== 'shared') return this.images;
+    if (!this.sharedImages) throw new HypervisorError('storage', spec.serverId, 'this host has no shared storage (NUBO_AGENT_SHARED_STORAGE_DIR is not set)');
+    return this.sharedImages;
   }
 
   /** Starts QEMU for `spec`; on failure kills what it started, cleans up, and throws `HypervisorError(op)`. */
@@ -78,13 +87,27 @@ export class QemuLauncher {
     let monitor: QemuMonitor | undefined;
     // Leased until QEMU runs on it: the cache's sweep must not take a base nothing names yet.
     let image: ImageLease | undefined;
+    // Shared disks this start made (a first start): removed again if it fails. Disks that were
+    // there (another host's, an incoming migration's) are never touched.
+    let madeSharedDisks = false;
     try {
+      if (spec.storage === 'shared' && !paths.sharedDisks) throw new Error('this host has no shared storage (NUBO_AGENT_SHARED_STORAGE_DIR is not set)');
+      // The source still runs on the shared disks: a destination must never make fresh ones.
+      if (options.incoming && paths.sharedDisks) {
+        const expected = [...(spec.image && spec.image.diskFormat !== 'iso' ? [paths.disk] : []), ...(spec.ephemeralGb ? [paths.ephemeral] : [])];
+        const missing = expected.filter((disk) => !existsSync(disk));
+        if (missing.length) throw new Error(`the shared disk ${missing.join(', ')} is missing`);
+      }
       const accelerator = chooseAccelerator(spec.accelerator, this.options.accelerator, this.options.kvmAvailable);
       // The image first: a download can be long and a bad image must leave no directory behind.
-      image = spec.image ? await this.images.lease(spec.image) : undefined;
+      image = spec.image ? await this.imagesFor(spec).lease(spec.image) : undefined;
       const argv = buildQemuArgv({ spec, paths, accelerator, image, incoming: options.incoming, spareRootPorts: this.options.hotplugPorts });
       if (options.fresh) await rm(paths.dir, { recursive: true, force: true });
       await this.access.prepareInstanceDir(paths);
+      if (paths.sharedDisks) {
+        madeSharedDisks = options.fresh && !existsSync(paths.sharedDisks);
+        await this.access.prepareSharedDisks(paths);
+      }
       await trimConsoleLog(paths.console);
       // Leftovers of a dead QEMU (stale sockets, pidfile) must not be mistaken for the new one.
       for (const stale of [...socketsOf(paths), paths.pidfile]) await rm(stale, { force: true });
@@ -112,6 +135,7 @@ export class QemuLauncher {
       monitor?.close();
       if (launched) await killQemu(launched.pid, id);
       if (options.fresh) await rm(paths.dir, { recursive: true, force: true });
+      if (madeSharedDisks && paths.sharedDisks) await rm(paths.sharedDisks, { recursive: true, force: true });
       const message = (error as Error).message + (tail ? `; QEMU said: ${tail}` : '');
       throw new HypervisorError(op, id, message);
     } finally {

@@ -6,7 +6,7 @@
  * on this host as far as status, list and adoption go, and no power state is reported for it.
  */
 import { Logger } from '@nestjs/common';
-import { ConflictError, InstanceSpec, MigrationNbdExport, MigrationPrepareReply, PowerState } from '@nubo/contracts';
+import { ConflictError, InstanceSpec, MigrationNbdExport, MigrationPrepareReply, PowerState, ValidationError } from '@nubo/contracts';
 import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
@@ -16,6 +16,7 @@ import { MigrationIds, PrepareIncoming } from '../live-migration-driver';
 import { MigrationListenerFirewall } from './migration-listener-firewall';
 import { INCOMING_MARKER, isIncomingMigration, readMarker, removeMarker, writeMarker } from './migration-markers';
 import { destinationCapabilities, destinationParameters } from './migration-params';
+import { qemuVersionOf, safeChannels } from './qemu-migration-quirks';
 import { NODE } from './qemu-argv';
 import { QemuInstances } from './qemu-instances';
 import { QemuLauncher, Started } from './qemu-launcher';
@@ -55,6 +56,8 @@ export function tcpUri(address: string, port: number): string {
 export class QemuMigrationIncoming {
   private readonly logger = new Logger(QemuMigrationIncoming.name);
   private readonly byServer = new Map<string, Incoming>();
+  /** Listener ports of prepares under way. */
+  private readonly reserved = new Set<number>();
 
   constructor(
     private readonly instances: QemuInstances,
@@ -71,13 +74,23 @@ export class QemuMigrationIncoming {
     }
     if (known && isAlive(known.pid, id)) return known.reply;
     if (known) await this.teardown(id, migrationId, known);
-    const paths = this.instances.paths(id);
+    // The spec says where the disks are: shared storage's are the source's own files, which a
+    // block migration would mirror onto themselves.
+    if (input.block && input.spec.storage === 'shared') {
+      throw new ValidationError('block migration of a server on shared storage would copy its disks onto themselves', 'block');
+    }
+    const paths = this.instances.paths(id, input.spec);
     if (this.instances.get(id) || (existsSync(paths.dir) && !isIncomingMigration(paths.dir))) {
       throw new ConflictError(`server ${id} already has an instance on this host`, { serverId: id });
     }
     // A destination a previous agent left (it died mid-prepare): nothing of it can be trusted.
     const stale = readMarker(paths.dir, INCOMING_MARKER);
     if (stale) await this.teardown(id, stale.migrationId, undefined);
+    // The listener ports are chosen first, so that the firewall opens them (one nft run) while QEMU starts.
+    const taken = new Set<number>();
+    const [streamPort, nbdPort] = [this.freePort(taken), ...(input.block ? [this.freePort(taken)] : [])];
+    const open = (ports: number[]) => this.firewall.open({ migrationId, sourceAddress: input.sourceAddress, ports });
+    const opening = open(nbdPort ? [streamPort, nbdPort] : [streamPort]).then(() => undefined, (error: Error) => error);
     let started: Started | undefined;
     try {
       started = await this.instances.whileStarting(id, async () => {
@@ -86,34 +99,39 @@ export class QemuMigrationIncoming {
         return qemu;
       });
       const { monitor } = started;
-      await monitor.execute('migrate-set-capabilities', { capabilities: destinationCapabilities(input.channels) });
-      const params = destinationParameters(input.channels);
-      if (Object.keys(params).length) await monitor.execute('migrate-set-parameters', params);
-      const taken = new Set<number>();
-      const open = async (port: number) => this.firewall.open({ migrationId, sourceAddress: input.sourceAddress, ports: [port] });
+      const channels = safeChannels(input.channels, await qemuVersionOf(monitor));
+      const params = destinationParameters(channels);
+      // Sent without waiting for each answer: QEMU runs them in order, the round trips overlap.
+      const setup = Promise.all([
+        monitor.execute('migrate-set-capabilities', { capabilities: destinationCapabilities(channels) }),
+        ...(Object.keys(params).length ? [monitor.execute('migrate-set-parameters', params)] : []),
+      ]);
+      setup.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled
+      const firewallError = await opening;
+      if (firewallError) throw firewallError;
       let nbd: MigrationPrepareReply['nbd'];
-      if (input.block) {
+      if (nbdPort) {
         const exports = migratableDisks(input.spec);
-        const port = await this.listen(taken, async (p) => {
-          await open(p);
-          await monitor.execute('nbd-server-start', { addr: { type: 'inet', data: { host: input.listenAddress, port: String(p) } } });
-        });
+        const port = await this.bind(nbdPort, taken, open, (p) =>
+          monitor.execute('nbd-server-start', { addr: { type: 'inet', data: { host: input.listenAddress, port: String(p) } } }),
+        );
         // Writable while QEMU waits for the stream: the source's mirrors write into them.
-        for (const e of exports) await monitor.execute('block-export-add', { type: 'nbd', id: e.name, 'node-name': e.node, name: e.name, writable: true });
+        await Promise.all(exports.map((e) => monitor.execute('block-export-add', { type: 'nbd', id: e.name, 'node-name': e.node, name: e.name, writable: true })));
         nbd = { port, exports };
       }
-      const port = await this.listen(taken, async (p) => {
-        await open(p);
-        await monitor.execute('migrate-incoming', { uri: tcpUri(input.listenAddress, p) });
-      });
+      await setup;
+      const port = await this.bind(streamPort, taken, open, (p) => monitor.execute('migrate-incoming', { uri: tcpUri(input.listenAddress, p) }));
       const reply: MigrationPrepareReply = { port, ...(nbd ? { nbd } : {}) };
       this.byServer.set(id, { ...started, serverId: id, migrationId, spec: input.spec, reply });
       this.logger.log(`migration ${migrationId}: serverId=${id} awaits its stream on port ${port}${nbd ? `, disks on NBD port ${nbd.port}` : ''} (pid ${started.pid})`);
       return reply;
     } catch (error) {
+      await opening; // closed after it was opened, never before
       await this.teardown(id, migrationId, started).catch((e: Error) => this.logger.warn(`migration ${migrationId}: cleanup after a failed prepare: ${e.message}`));
       if (error instanceof HypervisorError || error instanceof ConflictError) throw error;
       throw new HypervisorError('migration-prepare', id, (error as Error).message);
+    } finally {
+      for (const port of taken) this.reserved.delete(port);
     }
   }
 
@@ -207,26 +225,34 @@ export class QemuMigrationIncoming {
     await this.firewall.close(migrationId);
   }
 
-  /** Runs `bind` on a free port of the range; retried on another port when QEMU finds it busy. */
-  private async listen(taken: Set<number>, bind: (port: number) => Promise<void>): Promise<number> {
+  /** A port of the range that no destination here listens on or is about to (reserved until its prepare ends). */
+  private freePort(taken: Set<number>): number {
+    const used = new Set(this.reserved);
     for (const other of this.byServer.values()) {
-      taken.add(other.reply.port);
-      if (other.reply.nbd) taken.add(other.reply.nbd.port);
+      used.add(other.reply.port);
+      if (other.reply.nbd) used.add(other.reply.nbd.port);
     }
-    let last: Error | undefined;
-    for (let i = 0; i < PORT_TRIES; i++) {
-      const port = this.ports.min + Math.floor(Math.random() * (this.ports.max - this.ports.min + 1));
-      if (taken.has(port)) continue;
-      taken.add(port);
+    const free: number[] = [];
+    for (let port = this.ports.min; port <= this.ports.max; port++) if (!used.has(port)) free.push(port);
+    if (!free.length) throw new Error(`no free listener port in ${this.ports.min}-${this.ports.max}`);
+    const port = free[Math.floor(Math.random() * free.length)];
+    this.reserved.add(port);
+    taken.add(port);
+    return port;
+  }
+
+  /** Runs `listen` on `port`; when QEMU finds it busy (another program), on another one, opened first. */
+  private async bind(port: number, taken: Set<number>, open: (ports: number[]) => Promise<void>, listen: (port: number) => Promise<unknown>): Promise<number> {
+    for (let tries = 1; ; tries++) {
       try {
-        await bind(port);
+        await listen(port);
         return port;
       } catch (error) {
-        last = error as Error;
-        if (!/in use/i.test(last.message)) throw error;
+        if (!/in use/i.test((error as Error).message) || tries >= PORT_TRIES) throw error;
+        port = this.freePort(taken);
+        await open([port]);
       }
     }
-    throw new Error(`no free listener port in ${this.ports.min}-${this.ports.max}: ${last?.message ?? 'all taken'}`);
   }
 }
 

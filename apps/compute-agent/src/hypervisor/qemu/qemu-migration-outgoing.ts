@@ -15,6 +15,11 @@
  * takes it over from `outgoing-migration.json` and QMP (the mirror jobs and NBD nodes by their
  * names, the switchover watch re-armed), so that status, adjust and cancel keep working. One that
  * never reached `migrate` (the agent died while mirroring) is rolled back, and `start` begins again.
+ *
+ * query-migrate speaks of this migration only once `migrate` was sent for it (`sent`, and
+ * `migrateSent` in the marker): before that a former destination still answers `completed` for the
+ * migration that brought it here, which must never read as this one's completion (cleanupSource
+ * would end the only copy of the guest). QEMU bugs worked around: qemu-migration-quirks.ts.
  */
 import { Logger } from '@nestjs/common';
 import { ConflictError, MigrationParameters, MigrationProgress, MigrationStatusReply, PowerState } from '@nubo/contracts';
@@ -24,6 +29,7 @@ import { MigrationIds, StartOutgoing } from '../live-migration-driver';
 import { OUTGOING_MARKER, readMarker, removeMarker, writeMarker } from './migration-markers';
 import { QmpBlockJob, QmpMigrationInfo, migrationStatusOf, sourceCapabilities, sourceParameters } from './migration-params';
 import { migratableDisks, tcpUri } from './qemu-migration-incoming';
+import { effectiveSourceParameters, measureDirtyRate, migrateWasSent, noDirtyRateMeasurement, sweepLeftovers, waitForCleanup } from './qemu-migration-source-qmp';
 import { QemuInstance, QemuInstances } from './qemu-instances';
 import { QemuLauncher } from './qemu-launcher';
 import { QemuMonitor } from './qemu-monitor';
@@ -37,6 +43,8 @@ interface Outgoing {
   jobs: string[];
   targets: string[];
   mirroring: boolean;
+  /** `migrate` was sent (or is being sent) for this migration. */
+  sent: boolean;
   failure?: string;
   cancelRequested?: boolean;
   lastDisk?: MigrationProgress;
@@ -51,6 +59,10 @@ export class QemuMigrationOutgoing {
   private readonly byServer = new Map<string, Outgoing>();
   /** The last status of migrations whose source is gone (cleanupSource), for a late poll. */
   private readonly ended = new Map<string, MigrationStatusReply>();
+  /** Dirty-rate measurements under way, by server. */
+  private readonly measuring = new Map<string, Promise<number>>();
+  /** The last status of a migration that failed by itself and was rolled back, for a late poll. */
+  private readonly rolledBack = new Map<string, { migrationId: string; reply: MigrationStatusReply }>();
 
   constructor(
     private readonly instances: QemuInstances,
@@ -77,12 +89,15 @@ export class QemuMigrationOutgoing {
     if (exports.length && JSON.stringify(exports.map((e) => e.node).sort()) !== JSON.stringify(disks)) {
       throw new ConflictError(`the destination exports ${exports.map((e) => e.node).join(',')} but server ${id} has disks ${disks.join(',')}`, { serverId: id });
     }
-    await this.sweep(monitor, id);
-    const record: Outgoing = { migrationId: input.migrationId, parameters: input.parameters, jobs: [], targets: [], mirroring: exports.length > 0 };
+    await sweepLeftovers(monitor, id, this.logger);
+    const record: Outgoing = { migrationId: input.migrationId, parameters: input.parameters, jobs: [], targets: [], mirroring: exports.length > 0, sent: false };
     this.byServer.set(id, record);
     this.ended.delete(id);
-    await writeMarker(instance.paths.dir, OUTGOING_MARKER, { migrationId: input.migrationId, parameters: input.parameters });
+    this.rolledBack.delete(id);
+    const marker = { migrationId: input.migrationId, parameters: input.parameters };
+    await writeMarker(instance.paths.dir, OUTGOING_MARKER, marker);
     try {
+      const parameters = await effectiveSourceParameters(monitor, input, this.logger);
       for (const [i, e] of exports.entries()) {
         const target = `mig-target-${i}`;
         const job = `mig-mirror-${i}`;
@@ -93,11 +108,17 @@ export class QemuMigrationOutgoing {
         record.jobs.push(job);
       }
       if (record.jobs.length) await this.waitReady(monitor, record, input.deadline);
-      await monitor.execute('migrate-set-capabilities', { capabilities: sourceCapabilities(input.parameters, { block: record.jobs.length > 0 }) });
-      await monitor.execute('migrate-set-parameters', sourceParameters(input.parameters));
+      await monitor.execute('migrate-set-capabilities', { capabilities: sourceCapabilities(parameters, { block: record.jobs.length > 0 }) });
+      await monitor.execute('migrate-set-parameters', sourceParameters(parameters));
       if (record.jobs.length) this.drainAtSwitchover(id, monitor, record);
-      await this.settled(monitor, id);
+      await waitForCleanup(monitor, id, this.logger);
+      await noDirtyRateMeasurement(monitor);
       instance.quiet = true;
+      // Marked before `migrate`: a restarted agent then reads QEMU's status (see takeOver).
+      await writeMarker(instance.paths.dir, OUTGOING_MARKER, { ...marker, migrateSent: true });
+      record.sent = true;
+      // Checked with nothing awaited before `migrate` is written: a cancel from here on sees `sent`.
+      if (record.cancelRequested) throw new Error('cancelled before migrate');
       await monitor.execute('migrate', { uri: tcpUri(input.destination.address, input.destination.port) });
       record.mirroring = false;
       this.logger.log(`migration ${input.migrationId}: serverId=${id} migrating to ${input.destination.address}:${input.destination.port}${record.jobs.length ? ` with ${record.jobs.length} disk(s)` : ''}`);
@@ -114,18 +135,23 @@ export class QemuMigrationOutgoing {
       if (ended && record?.migrationId !== migrationId) return ended;
     }
     if (!instance) throw new ConflictError(`server ${id} is not on this host`, { serverId: id, migrationId });
+    const mine = record?.migrationId === migrationId ? record : undefined;
+    // Not (or no longer) known here: whatever QEMU says is about another migration.
+    if (!mine) return this.rolledBack.get(id)?.migrationId === migrationId ? this.rolledBack.get(id)!.reply : migrationStatusOf({ status: 'none' }, [], { mirroring: false });
     const monitor = await this.power.requireMonitor('migration-status', instance);
     const info = await monitor.execute<QmpMigrationInfo>('query-migrate');
-    const mine = record?.migrationId === migrationId ? record : undefined;
     // Should the MIGRATION event have been missed (a monitor reconnect), the poll completes the mirrors.
-    if (mine && info.status === 'pre-switchover') void this.drain(id, monitor, mine);
-    const jobs = (await monitor.execute<QmpBlockJob[]>('query-block-jobs')).filter((job) => mine?.jobs.includes(job.device));
-    const reply = migrationStatusOf(info, jobs, { mirroring: mine?.mirroring ?? false, failure: mine?.failure });
-    if (mine && reply.disk) mine.lastDisk = reply.disk;
+    if (mine.sent && info.status === 'pre-switchover') void this.drain(id, monitor, mine);
+    const jobs = (await monitor.execute<QmpBlockJob[]>('query-block-jobs')).filter((job) => mine.jobs.includes(job.device));
+    const reply = migrationStatusOf(info, jobs, { mirroring: mine.mirroring, failure: mine.failure, started: mine.sent });
+    if (reply.disk) mine.lastDisk = reply.disk;
     // Mirrors completed at switchover: the disks were fully copied.
-    if (mine?.lastDisk && !reply.disk) reply.disk = { ...mine.lastDisk, processedBytes: mine.lastDisk.totalBytes, remainingBytes: 0 };
+    if (mine.lastDisk && !reply.disk) reply.disk = { ...mine.lastDisk, processedBytes: mine.lastDisk.totalBytes, remainingBytes: 0 };
     // QEMU gave up by itself (the destination went away): the source runs on, as it was.
-    if (mine && !mine.mirroring && (reply.phase === 'failed' || reply.phase === 'cancelled')) await this.rollback(instance, monitor, mine);
+    if (mine.sent && !mine.mirroring && (reply.phase === 'failed' || reply.phase === 'cancelled')) {
+      await this.rollback(instance, monitor, mine);
+      this.rolledBack.set(id, { migrationId, reply });
+    }
     return reply;
   }
 
@@ -148,11 +174,14 @@ export class QemuMigrationOutgoing {
     const record = (instance && (await this.takeOver(instance, migrationId))) || this.byServer.get(id);
     if (!record || record.migrationId !== migrationId || !instance) return false;
     const monitor = await this.power.requireMonitor('migration-cancel', instance);
-    const info = await monitor.execute<QmpMigrationInfo>('query-migrate');
+    // Before `migrate` QEMU's status is an earlier migration's: only the mirrors need stopping.
+    const info = record.sent ? await monitor.execute<QmpMigrationInfo>('query-migrate') : { status: 'none' };
     if (info.status?.startsWith('postcopy')) throw new ConflictError(`migration ${migrationId} of server ${id} is in post-copy: it cannot be cancelled`, { serverId: id, migrationId });
-    if (info.status === 'completed' && !record.mirroring) throw new ConflictError(`migration ${migrationId} of server ${id} has completed: finish it`, { serverId: id, migrationId });
+    if (info.status === 'completed' && !record.mirroring && (await monitor.queryStatus()).status === 'postmigrate') {
+      throw new ConflictError(`migration ${migrationId} of server ${id} has completed: finish it`, { serverId: id, migrationId });
+    }
     record.cancelRequested = true;
-    await monitor.execute('migrate_cancel');
+    if (record.sent) await monitor.execute('migrate_cancel');
     const deadline = Date.now() + 30_000;
     for (let s = info.status; ACTIVE.has(s ?? '') && Date.now() < deadline; ) {
       await sleep(20);
@@ -176,6 +205,9 @@ export class QemuMigrationOutgoing {
     if (isAlive(instance.pid, id)) {
       last = await this.status(instance, { serverId: id, migrationId });
       if (last.phase !== 'completed') throw new ConflictError(`migration ${migrationId} of server ${id} is ${last.phase}, not completed`, { serverId: id, migrationId });
+      // A source whose migration completed has its vCPUs stopped for good; a running guest is never ended here.
+      const run = await (await this.power.requireMonitor('migration-cleanup', instance)).queryStatus();
+      if (run.status !== 'postmigrate') throw new ConflictError(`server ${id} is ${run.status} here: migration ${migrationId} did not complete from this host`, { serverId: id, migrationId });
       instance.quiet = true;
       await this.launcher.terminate('migration-cleanup', id, instance.pid, instance.monitor);
     }
@@ -187,56 +219,17 @@ export class QemuMigrationOutgoing {
     return true;
   }
 
-  async dirtyRate(instance: QemuInstance, seconds: number): Promise<number> {
-    const monitor = await this.power.requireMonitor('migration-dirty-rate', instance);
-    await monitor.execute('calc-dirty-rate', { 'calc-time': seconds });
-    const deadline = Date.now() + seconds * 1000 + 10_000;
-    for (;;) {
-      await sleep(200);
-      const rate = await monitor.execute<{ status: string; 'dirty-rate'?: number }>('query-dirty-rate');
-      if (rate.status === 'measured') return rate['dirty-rate'] ?? 0;
-      if (Date.now() > deadline) throw new HypervisorError('migration-dirty-rate', instance.serverId, `no measurement after ${seconds} s (${rate.status})`);
-    }
-  }
-
-  /**
-   * QEMU cleans a failed migration up in the background; until it has, `migrate` answers
-   * "duplicate yank instance" (seen after the destination QEMU was killed mid-stream). A cleanup
-   * held up by a connection that hangs is forced by yanking it; one that never comes (QEMU 7.2
-   * with multifd, about a third of the time: its migration thread never ends) fails the start with
-   * a message that says so.
-   */
-  private async settled(monitor: QemuMonitor, id: string): Promise<void> {
-    const pending = async () => (await monitor.execute<Array<{ type: string }>>('query-yank').catch(() => [])).some((y) => y.type === 'migration');
-    const until = Date.now() + 15_000;
-    for (let yanked = false; await pending(); ) {
-      if (!yanked && Date.now() > until - 10_000) {
-        this.logger.warn(`serverId=${id}: an earlier migration is still being cleaned up by QEMU; yanking its connections`);
-        await monitor.execute('yank', { instances: [{ type: 'migration' }] }).catch(() => undefined);
-        yanked = true;
-      }
-      if (Date.now() > until) throw new Error('QEMU has not cleaned up an earlier migration (its yank instance remains)');
-      await sleep(100);
-    }
-  }
-
-  /**
-   * Mirrors and NBD nodes an earlier migration could not remove (its rollback ran while the
-   * destination was unreachable) go before a new one reuses their names.
-   */
-  private async sweep(monitor: QemuMonitor, id: string): Promise<void> {
-    const jobs = (await monitor.execute<QmpBlockJob[]>('query-block-jobs')).map((j) => j.device).filter((d) => d.startsWith('mig-mirror-'));
-    for (const job of jobs) await monitor.execute('block-job-cancel', { device: job, force: true }).catch(() => undefined);
-    const until = Date.now() + 30_000;
-    while (jobs.length && (await monitor.execute<QmpBlockJob[]>('query-block-jobs')).some((j) => jobs.includes(j.device))) {
-      if (Date.now() > until) throw new ConflictError(`server ${id} still has the disk mirrors of an earlier migration`, { serverId: id });
-      await sleep(50);
-    }
-    const nodes = await monitor.execute<Array<{ 'node-name'?: string }>>('query-named-block-nodes', { flat: true });
-    for (const node of new Set(nodes.map((n) => n['node-name'] ?? '').filter((n) => n.startsWith('mig-target-')))) {
-      await monitor.execute('blockdev-del', { 'node-name': node });
-      this.logger.warn(`serverId=${id}: removed ${node}, left by an earlier migration`);
-    }
+  /** MiB/s. One measurement at a time (QEMU refuses a second): a call meanwhile gets the running one's. */
+  dirtyRate(instance: QemuInstance, seconds: number): Promise<number> {
+    const id = instance.serverId;
+    const running = this.measuring.get(id);
+    if (running) return running;
+    const measurement = this.power
+      .requireMonitor('migration-dirty-rate', instance)
+      .then((monitor) => measureDirtyRate(monitor, id, seconds))
+      .finally(() => this.measuring.delete(id));
+    this.measuring.set(id, measurement);
+    return measurement;
   }
 
   /**
@@ -255,15 +248,16 @@ export class QemuMigrationOutgoing {
     const jobs = (await monitor.execute<QmpBlockJob[]>('query-block-jobs')).map((j) => j.device).filter((d) => d.startsWith('mig-mirror-'));
     const nodes = await monitor.execute<Array<{ 'node-name'?: string }>>('query-named-block-nodes', { flat: true }).catch(() => []);
     const targets = [...new Set(nodes.map((n) => n['node-name'] ?? '').filter((n) => n.startsWith('mig-target-')))];
-    const record: Outgoing = { migrationId, parameters: marker.parameters, jobs, targets, mirroring: false };
+    const sent = await migrateWasSent(monitor, info, marker.migrateSent === true);
+    const record: Outgoing = { migrationId, parameters: marker.parameters, jobs, targets, mirroring: false, sent };
     if (this.byServer.has(id)) return this.takeOver(instance, migrationId); // another call took it over meanwhile
     this.byServer.set(id, record);
-    if (!info.status || info.status === 'none') {
+    if (!sent) {
       this.logger.warn(`migration ${migrationId}: serverId=${id} was left before it started by a previous agent; rolling back its mirrors`);
       await this.rollback(instance, monitor, record);
       return undefined;
     }
-    instance.quiet = !['failed', 'cancelled'].includes(info.status);
+    instance.quiet = !['failed', 'cancelled'].includes(info.status ?? 'none');
     if (jobs.length && instance.quiet) this.drainAtSwitchover(id, monitor, record);
     this.logger.log(`migration ${migrationId}: serverId=${id} taken over from a previous agent (${info.status}, ${jobs.length} mirror(s))`);
     return record;

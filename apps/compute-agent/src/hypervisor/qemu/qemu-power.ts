@@ -64,8 +64,8 @@ export class QemuPower {
    * was built from its image.
    */
   async boot(op: string, instance: QemuInstance | undefined, spec: InstanceSpec, reason: string): Promise<InstanceStatus> {
-    const paths = this.instances.paths(spec.serverId);
     const bootSpec = withFreshImageUrl(instance?.spec ?? spec, spec);
+    const paths = this.instances.paths(spec.serverId, bootSpec);
     const fresh = !existsSync(paths.dir);
     if (instance) this.instances.detach(instance);
     return this.instances.whileStarting(spec.serverId, async () => {

@@ -34,7 +34,8 @@ export class QemuRebuild {
   constructor(
     private readonly instances: QemuInstances,
     private readonly power: QemuPower,
-    private readonly images: ImageCache,
+    /** The cache for the server's storage (local or shared). */
+    private readonly images: (spec: InstanceSpec) => ImageCache,
   ) {}
 
   async rebuild(instance: QemuInstance, spec: InstanceSpec, options: RebuildOptions): Promise<InstanceStatus> {
@@ -53,7 +54,7 @@ export class QemuRebuild {
     if (readMarker(marker) !== options.rebuildId) {
       // The image first (a download can be long, or fail): the guest runs on meanwhile. Leased
       // until spec.json names it, so the cache's sweep cannot take it.
-      const image = spec.image && spec.image.diskFormat !== 'iso' ? await this.images.lease(spec.image) : undefined;
+      const image = spec.image && spec.image.diskFormat !== 'iso' ? await this.images(spec).lease(spec.image) : undefined;
       try {
         // Stopping a suspended guest drops its saved RAM: it belongs to the disk that goes.
         await this.power.stop(instance, { graceSeconds: options.graceSeconds });

@@ -11,7 +11,7 @@
  * Either way the result has no backing file (checked with qemu-img info before it leaves).
  */
 import { Logger } from '@nestjs/common';
-import { ConflictError, ImageSource, NuboError } from '@nubo/contracts';
+import { ConflictError, ImageSource, InstanceSpec, NuboError } from '@nubo/contracts';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { HypervisorError, SnapshotResult, SnapshotTarget } from '../hypervisor-driver';
@@ -41,7 +41,8 @@ export class QemuSnapshot {
   constructor(
     private readonly instances: QemuInstances,
     private readonly power: QemuPower,
-    private readonly images: ImageCache,
+    /** The cache for the server's storage (local or shared). */
+    private readonly images: (spec: Pick<InstanceSpec, 'storage' | 'serverId'>) => ImageCache,
     /** Hands the copy's target to QEMU's user before QEMU opens it (instance-access.ts). */
     private readonly access?: InstanceAccess,
   ) {}
@@ -76,7 +77,7 @@ export class QemuSnapshot {
   }
 
   private async flatten(instance: QemuInstance, image: ImageSource): Promise<void> {
-    const base = this.images.pathOf(image.sha256);
+    const base = this.images({ serverId: instance.serverId, storage: instance.spec?.storage }).pathOf(image.sha256);
     if (!existsSync(base)) throw new Error('the base image of its disk is missing from the cache');
     await flattenImage({ overlay: instance.paths.disk, base: { path: base, format: image.diskFormat === 'qcow2' ? 'qcow2' : 'raw' }, target: instance.paths.snapshot });
   }

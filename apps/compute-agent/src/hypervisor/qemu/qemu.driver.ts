@@ -62,19 +62,30 @@ import { QemuInterfaces } from './qemu-interfaces';
 import { NicSpec } from '@nubo/contracts';
 import { LiveMigrationOptions, QemuLiveMigration } from './qemu-live-migration';
 import { isIncomingMigration } from './migration-markers';
+import { QemuColdMigration } from './qemu-cold-migration';
 
 export interface QemuDriverOptions extends QemuLauncherOptions {
   stateDir: string;
+  /**
+   * The cloud's shared storage as mounted on this host (the same path on every host): disks of
+   * `storage: shared` servers in <sharedDir>/instances/<id>/, their base images in <sharedDir>/images.
+   */
+  sharedDir?: string;
   /** Default: a cache in <stateDir>/images. */
   images?: ImageCache;
   /** Listener ports and firewall table of incoming live migrations. */
   migration?: LiveMigrationOptions;
 }
 
+/** The least time a shared base image stays unused before a sweep deletes it. */
+const SHARED_IMAGE_MIN_TTL_MS = 86_400_000;
+
 export class QemuDriver implements HypervisorDriver {
   readonly name = 'qemu' as const;
   /** The host's base images (tests read its download counter). */
   readonly images: ImageCache;
+  /** Base images on shared storage (shared by every host that mounts it). */
+  readonly sharedImages?: ImageCache;
   private readonly logger = new Logger(QemuDriver.name);
   private readonly instances: QemuInstances;
   private readonly launcher: QemuLauncher;
@@ -86,19 +97,23 @@ export class QemuDriver implements HypervisorDriver {
   private readonly resizer: QemuResize;
   private readonly interfaces: QemuInterfaces;
   readonly liveMigration: QemuLiveMigration;
+  readonly coldMigration: QemuColdMigration;
 
   constructor(private readonly options: QemuDriverOptions) {
     this.images = options.images ?? new ImageCache({ dir: join(options.stateDir, 'images') });
-    this.instances = new QemuInstances(options.stateDir);
-    this.launcher = new QemuLauncher(options, this.images);
+    this.sharedImages = options.sharedDir ? new ImageCache({ dir: join(options.sharedDir, 'images') }) : undefined;
+    this.instances = new QemuInstances(options.stateDir, options.sharedDir);
+    this.launcher = new QemuLauncher(options, this.images, this.sharedImages);
+    const imagesFor = (spec: Pick<InstanceSpec, 'storage' | 'serverId'>) => this.launcher.imagesFor(spec);
     this.power = new QemuPower(this.instances, this.launcher);
     this.suspender = new QemuSuspend(this.instances, this.launcher, this.power);
-    this.snapshots = new QemuSnapshot(this.instances, this.power, this.images, this.launcher.access);
+    this.snapshots = new QemuSnapshot(this.instances, this.power, imagesFor, this.launcher.access);
     this.balloon = new QemuBalloon(this.instances);
-    this.rebuilder = new QemuRebuild(this.instances, this.power, this.images);
+    this.rebuilder = new QemuRebuild(this.instances, this.power, imagesFor);
     this.resizer = new QemuResize(this.instances, this.power);
     this.interfaces = new QemuInterfaces(this.instances, (op, instance) => this.power.requireMonitor(op, instance));
     this.liveMigration = new QemuLiveMigration(this.instances, this.launcher, this.power, { netns: options.netns, ...options.migration });
+    this.coldMigration = new QemuColdMigration(this.instances, this.launcher, this.power, { netns: options.netns, firewall: options.migration?.firewall });
   }
 
   get accelerator(): Accelerator {
@@ -129,11 +144,18 @@ export class QemuDriver implements HypervisorDriver {
     return this.power.boot('spawn', instance, spec, 'spawned');
   }
 
-  async destroy(serverId: string): Promise<boolean> {
+  async destroy(serverId: string, options: { deleteSharedDisks?: boolean } = {}): Promise<boolean> {
     const id = assertServerId(serverId);
     const paths = this.instances.paths(id);
     const instance = this.instances.get(id);
-    if (!instance && !existsSync(paths.dir)) return false;
+    // Only the deletion of the server takes its shared disks: another host may run on them.
+    const shared = options.deleteSharedDisks && this.options.sharedDir ? join(this.options.sharedDir, 'instances', id) : undefined;
+    if (!instance && !existsSync(paths.dir)) {
+      if (!shared || !existsSync(shared)) return false;
+      await rm(shared, { recursive: true, force: true });
+      this.logger.log(`destroyed the shared disks of serverId=${id}`);
+      return true;
+    }
     const pid = instance?.pid ?? readPidfile(paths.pidfile);
     if (instance) instance.quiet = true;
     try {
@@ -145,6 +167,7 @@ export class QemuDriver implements HypervisorDriver {
     if (instance) this.instances.forget(instance);
     // The overlay and any saved RAM go with the directory; the base image stays in the cache.
     await rm(paths.dir, { recursive: true, force: true });
+    if (shared) await rm(shared, { recursive: true, force: true });
     if (instance && instance.powerState !== PowerState.Shutdown) this.instances.events.emit(id, PowerState.Shutdown, 'destroyed');
     this.logger.log(`destroyed serverId=${id}`);
     return true;
@@ -242,7 +265,11 @@ export class QemuDriver implements HypervisorDriver {
     // Noted before the instances are read: an image leased after this instant is spared.
     const startedAt = Date.now();
     const inUse = await imagesInUse(join(this.options.stateDir, 'instances'));
-    return this.images.evict({ ttlMs: options.ttlMs, inUse, startedAt });
+    const evicted = await this.images.evict({ ttlMs: options.ttlMs, inUse, startedAt });
+    if (!this.sharedImages || !this.options.sharedDir) return evicted;
+    // Other hosts lease shared images this host cannot see: only images unused for a day go.
+    const sharedInUse = await imagesInUse(join(this.options.sharedDir, 'instances'));
+    return [...evicted, ...(await this.sharedImages.evict({ ttlMs: Math.max(options.ttlMs, SHARED_IMAGE_MIN_TTL_MS), inUse: sharedInUse, startedAt }))];
   }
 
   async list(): Promise<InstanceStatus[]> {

@@ -1,7 +1,7 @@
 /**
  * The baseline for the live-migration benchmark: two bare QEMUs (firmware-only guests) and QMP
- * alone, with the same capabilities and parameters the agent sets (migration-params.ts), over TCP
- * on loopback. Measures what QEMU reports: total time and downtime. Not wired into package.json.
+ * alone, with the same capabilities and parameters the agent sets (migration-params.ts, and the
+ * channels of qemu-migration-quirks.ts), over TCP on loopback. Measures what QEMU reports: total time and downtime. Not wired into package.json.
  */
 import { MigrationParameters } from '@nubo/contracts';
 import { QmpClient } from '@nubo/qmp';
@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { destinationCapabilities, destinationParameters, sourceCapabilities, sourceParameters } from './migration-params';
+import { qemuVersionOf, safeChannels } from './qemu-migration-quirks';
 import { sleep } from './qemu-process';
 
 export interface RawMigrationOptions {
@@ -53,12 +54,13 @@ export async function runRawMigration(options: RawMigrationOptions): Promise<Raw
   try {
     const source = await start('src', []);
     const destination = await start('dst', ['-incoming', 'defer']);
-    await destination.execute('migrate-set-capabilities', { capabilities: destinationCapabilities(options.parameters) });
-    const dstParams = destinationParameters(options.parameters);
+    const parameters = safeChannels(options.parameters, await qemuVersionOf(source));
+    await destination.execute('migrate-set-capabilities', { capabilities: destinationCapabilities(parameters) });
+    const dstParams = destinationParameters(parameters);
     if (Object.keys(dstParams).length) await destination.execute('migrate-set-parameters', dstParams);
     await destination.execute('migrate-incoming', { uri: `tcp:127.0.0.1:${options.port}` });
-    await source.execute('migrate-set-capabilities', { capabilities: sourceCapabilities(options.parameters, { block: false }) });
-    await source.execute('migrate-set-parameters', sourceParameters(options.parameters));
+    await source.execute('migrate-set-capabilities', { capabilities: sourceCapabilities(parameters, { block: false }) });
+    await source.execute('migrate-set-parameters', sourceParameters(parameters));
     const began = Date.now();
     await source.execute('migrate', { uri: `tcp:127.0.0.1:${options.port}` });
     const deadline = began + (options.timeoutMs ?? 120_000);

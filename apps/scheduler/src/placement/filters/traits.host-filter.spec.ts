@@ -22,8 +22,15 @@ describe(TraitsFilter.name, () => {
     ['other extra specs are ignored', { 'hw:cpu_sockets': '2', 'aggregate_instance_extra_specs:ssd': 'true' }, {}, null],
     ['a trait required by the image', {}, { 'trait:COMPUTE_ACCEL_KVM': 'required' }, 'Traits: required COMPUTE_ACCEL_KVM missing'],
     ['the image cannot forbid (as in Nova)', {}, { 'trait:CUSTOM_SSD': 'forbidden' }, null],
+    ['shared storage asks for a host that mounts it', { 'nubo:storage': 'shared' }, {}, 'Traits: required CUSTOM_NUBO_SHARED_STORAGE missing'],
+    ['local storage needs no trait', { 'nubo:storage': 'local' }, {}, null],
   ])('%s', (_what, extraSpecs, imageProperties, expected) => {
     expect(new TraitsFilter().reject(host, placementRequest({ extraSpecs, imageProperties }))).toBe(expected);
+  });
+
+  it('places shared-storage servers on hosts with the shared-storage trait', () => {
+    const mounted = candidate('h2', { traits: new Set(['COMPUTE_ACCEL_TCG', 'CUSTOM_NUBO_SHARED_STORAGE']) });
+    expect(new TraitsFilter().reject(mounted, placementRequest({ extraSpecs: { 'nubo:storage': 'shared' } }))).toBeNull();
   });
 
   it('reads the requirements of each new request', () => {

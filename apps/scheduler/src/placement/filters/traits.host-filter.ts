@@ -2,7 +2,9 @@
  * Required and forbidden traits, in Nova/Placement's flavor syntax `trait:NAME=required` and
  * `trait:NAME=forbidden` (image properties may require traits the same way; Nova ignores
  * `forbidden` there, and so does Nubo). Other values, and granular `traitN:` groups, are ignored.
+ * A flavor with `nubo:storage=shared` requires the shared-storage trait.
  */
+import { SHARED_STORAGE_TRAIT, STORAGE_EXTRA_SPEC } from '@nubo/contracts';
 import { HostCandidate, HostFilter, PlacementRequest } from '../placement-types';
 
 export interface TraitRequirements {
@@ -23,6 +25,7 @@ export function traitRequirements(request: Pick<PlacementRequest, 'extraSpecs' |
   };
   scan(request.extraSpecs, true);
   scan(request.imageProperties, false);
+  if (request.extraSpecs[STORAGE_EXTRA_SPEC] === 'shared') required.add(SHARED_STORAGE_TRAIT);
   return { required: [...required], forbidden: [...forbidden] };
 }
 
