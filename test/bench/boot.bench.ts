@@ -15,6 +15,7 @@ import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { median, now, round2 as round, sleep } from './bench-stats';
 
 const N = 20;
 const N_GUEST = Number(process.env.NUBO_BENCH_GUEST_N ?? 5);
@@ -22,13 +23,6 @@ const MARKER = 'NUBO-GUEST: booted';
 const POLL_MS = 15;
 const run = promisify(execFile);
 const log = (line: string) => process.stderr.write(`[bench:boot] ${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const now = () => Number(process.hrtime.bigint()) / 1e6;
-const median = (values: number[]) => {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const round = (n: number) => Math.round(n * 100) / 100;
 
 /** What one API-booted QEMU ran: enough to start the same thing by hand. */
 interface Captured {

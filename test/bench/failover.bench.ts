@@ -19,6 +19,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client as PgClient } from 'pg';
+import { median, sleep } from './bench-stats';
 
 const ROUNDS = Number(process.env.NUBO_BENCH_FAILOVER_ROUNDS ?? 3);
 const SERVERS = 6;
@@ -26,11 +27,6 @@ const RAW_N = 5;
 const LOST_AFTER_MS = 120_000;
 const run = promisify(execFile);
 const log = (line: string) => process.stderr.write(`[bench:failover] ${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (values: number[]) => {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const round = (n: number) => Math.round(n);
 
 const stateDir = process.env.NUBO_STATE_DIR!;

@@ -15,10 +15,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { destinationCapabilities, destinationParameters, sourceCapabilities, sourceParameters } from '../../apps/compute-agent/src/hypervisor/qemu/migration-params';
+import { now, sleep } from './bench-stats';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const now = () => Number(process.hrtime.bigint()) / 1e6;
 const POLL_MS = 5;
 
 /** What one API-booted QEMU ran. */

@@ -26,6 +26,7 @@ import { promisify } from 'node:util';
 import { Client as Pg } from 'pg';
 import { liveMigrationSchema } from '../../apps/scheduler/src/workflows/server-live-migrate-policy';
 import { Captured, RawHost, RawMigrationRun, RawVm, migrateRaw, newUuid, rawDirtyRate, startVm, stopAllVms, stopVm } from './migration-raw';
+import { median, now, round2 as round, sleep } from './bench-stats';
 
 const N = Number(process.env.NUBO_BENCH_MIGRATION_N ?? 5);
 /** Scenarios to run (comma-separated, while iterating): idle, dirty, block; all by default. */
@@ -35,13 +36,6 @@ const POLL_MS = 10;
 const MiB = 2 ** 20;
 const run = promisify(execFile);
 const log = (line: string) => process.stderr.write(`[bench:migration] ${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const now = () => Number(process.hrtime.bigint()) / 1e6;
-const median = (values: number[]) => {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const round = (n: number) => Math.round(n * 100) / 100;
 
 const stateDir = process.env.NUBO_STATE_DIR!;
 const cloudName = process.env.NUBO_CLOUD_NAME ?? 'nubo-bench';
