@@ -31,7 +31,7 @@ const round = (n: number) => Math.round(n);
 
 const stateDir = process.env.NUBO_STATE_DIR!;
 const cloudName = process.env.NUBO_CLOUD_NAME ?? 'nubo-bench';
-const downAfterMs = Number(process.env.NUBO_HOST_DOWN_AFTER_MS ?? 10_000);
+const downAfterMs = Number(process.env.NUBO_HOST_DOWN_AFTER_MS ?? 6_000);
 const hostNs = (n: number) => `${cloudName}-h${n}`;
 const hostNumber = (host: string) => Number(/-h(\d+)$/.exec(host)![1]);
 const instanceDir = (host: string, id: string) => join(stateDir, 'hosts', `h${hostNumber(host)}`, 'instances', id);

@@ -44,7 +44,7 @@ export const agentSchema = {
   /**
    * Self-fencing (agent/lease-watchdog.ts): with no lease renewal granted for this long (from the
    * sending of the last one), the agent kills every QEMU of its host and refuses every command
-   * until it rejoins. A few seconds more than the scheduler's NUBO_HOST_DOWN_AFTER_MS (10 s); the
+   * until it rejoins. Well past the scheduler's NUBO_HOST_DOWN_AFTER_MS (6 s): a control plane briefly away costs no VM; the
    * agent also never waits past the lease the scheduler grants (NUBO_HOST_LEASE_MS 15 s) minus 2 s.
    */
   NUBO_AGENT_FENCE_TIMEOUT_MS: env.int({ default: 13_000, min: 1_000 }),
@@ -81,8 +81,8 @@ export const agentSchema = {
   NUBO_AGENT_SIMULATED_HEARTBEAT_MS: optionalInt({ min: 100 }),
 };
 
-/** Simulated hosts' heartbeat period unless set: well under the scheduler's NUBO_HOST_DOWN_AFTER_MS (10 s). */
-export const SIMULATED_HEARTBEAT_DEFAULT_MS = 5_000;
+/** Simulated hosts' heartbeat period unless set: under a third of the scheduler's NUBO_HOST_DOWN_AFTER_MS (6 s). */
+export const SIMULATED_HEARTBEAT_DEFAULT_MS = 2_000;
 
 export interface AgentConfig extends ConfigOf<typeof agentSchema> {
   capacity: HostCapacity;

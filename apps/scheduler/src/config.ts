@@ -11,8 +11,11 @@ export const schedulerSchema = {
   ...schedulingSchema,
   /** Live migration: poll, convergence policy, bandwidth, multifd (workflows/server-live-migrate-policy.ts). */
   ...liveMigrationSchema,
-  /** A host silent this long is marked down. */
-  NUBO_HOST_DOWN_AFTER_MS: env.int({ default: 10_000, min: 1_000 }),
+  /**
+   * A host silent this long is marked down (and, failover on, fenced NUBO_FAILOVER_SETTLE_MS later):
+   * 6 s so that HA servers run again within 10 s of a host's death (issue 9's aim).
+   */
+  NUBO_HOST_DOWN_AFTER_MS: env.int({ default: 6_000, min: 1_000 }),
   /** Host leases (hosts/host-liveness-config.ts: how the liveness numbers fit). */
   ...hostLivenessSchema,
   /** The failover controller's leadership and tick (failover/failover-config.ts). */

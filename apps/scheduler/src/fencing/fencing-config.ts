@@ -14,7 +14,7 @@ export const fencingSchema = {
   /** The BMC table for `ipmi` (ipmi-fence.driver.ts). */
   NUBO_FENCE_IPMI_HOSTS: env.optionalString(),
   /** A down host is fenced once it has been down this long (hosts silent together are seen together). */
-  NUBO_FAILOVER_SETTLE_MS: env.int({ default: 2_000, min: 0, max: 60_000 }),
+  NUBO_FAILOVER_SETTLE_MS: env.int({ default: 1_000, min: 0, max: 60_000 }),
   /** Hosts that went silent within this long of each other went silent "at once" (storm protection). */
   NUBO_FAILOVER_STORM_WINDOW_MS: env.int({ default: 60_000, min: 0, max: 3_600_000 }),
   /** More than this share of the hosts silent at once is a partition: nothing is fenced automatically. */

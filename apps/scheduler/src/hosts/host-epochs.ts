@@ -34,3 +34,8 @@ export class HostEpochs {
     }
   }
 }
+
+/** `epochs.send`, or the command without an epoch where no HostEpochs is provided (unit wiring). */
+export function sendWithEpoch<T>(epochs: HostEpochs | undefined, hostId: string, build: (epoch: Pick<AgentCommand, 'epoch'>) => Promise<T>): Promise<T> {
+  return epochs ? epochs.send(hostId, build) : build({});
+}

@@ -3,7 +3,9 @@
  * the defaults (agents heartbeat and renew every second):
  *
  *   t = 0   the agent sends its last renewal that gets through
- *   t = 10  the host is `down` (NUBO_HOST_DOWN_AFTER_MS without a heartbeat)
+ *   t = 6   the host is `down` (NUBO_HOST_DOWN_AFTER_MS without a heartbeat)
+ *   t = 7   failover on: the fence driver powers it off (NUBO_FAILOVER_SETTLE_MS later), its HA
+ *           servers start elsewhere
  *   t = 13  a live agent kills its VMs (NUBO_AGENT_FENCE_TIMEOUT_MS, capped at lease - 2 s)
  *   t = 15  the lease ends in PostgreSQL (NUBO_HOST_LEASE_MS after the renewal was processed,
  *           which is later than the agent sent it): no renewal with that epoch from now on

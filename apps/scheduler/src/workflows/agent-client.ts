@@ -5,7 +5,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { AgentOps, DestroyReply, InstanceSpec, InstanceStatus, RpcContract, SnapshotReply, SnapshotUpload, subjects } from '@nubo/contracts';
 import { RpcClient } from '@nubo/messaging';
-import { HostEpochs } from '../hosts/host-epochs';
+import { HostEpochs, sendWithEpoch } from '../hosts/host-epochs';
 
 type Ctx = { opId: string; requestId: string };
 
@@ -76,6 +76,6 @@ export class AgentClient {
       const request = { ...body, opId: ctx.opId, deadline: Date.now() + op.timeoutMs, ...epoch } as Req;
       return this.rpc.call(subjects.agent(hostId, op.op), op, request, ctx);
     };
-    return this.epochs ? this.epochs.send(hostId, call) : call({});
+    return sendWithEpoch(this.epochs, hostId, call);
   }
 }

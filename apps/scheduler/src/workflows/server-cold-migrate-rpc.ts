@@ -3,7 +3,7 @@
  * each with the migration's operation id and a fresh deadline, sent again while the agent does not
  * answer (AgentRetry: the agent's operations are idempotent), and the network service's port moves.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import {
   AgentColdMigrationOps,
   ColdDisksReply,
@@ -19,6 +19,7 @@ import {
   subjects,
 } from '@nubo/contracts';
 import { RpcClient } from '@nubo/messaging';
+import { HostEpochs, sendWithEpoch } from '../hosts/host-epochs';
 import { AgentClient } from './agent-client';
 import { AgentRetry } from './agent-retry';
 
@@ -32,6 +33,7 @@ export class ColdMigrationRpc {
     @Inject(RpcClient) private readonly rpc: RpcClient,
     @Inject(AgentRetry) private readonly retry: AgentRetry,
     @Inject(AgentClient) private readonly agents: AgentClient,
+    @Optional() @Inject(HostEpochs) private readonly epochs?: HostEpochs,
   ) {}
 
   disks(hostId: string, ref: Ref, ctx: ColdCtx): Promise<ColdDisksReply> {
@@ -77,9 +79,11 @@ export class ColdMigrationRpc {
   }
 
   private agent<Req, Res>(hostId: string, op: RpcContract<Req, Res>, body: Body<Req>, ctx: ColdCtx): Promise<Res> {
-    return this.retry.call(hostId, op.op, () => {
-      const request = { ...body, opId: ctx.opId, deadline: Date.now() + op.timeoutMs } as Req;
-      return this.rpc.call(subjects.agent(hostId, op.op), op, request, { requestId: ctx.requestId });
-    });
+    return this.retry.call(hostId, op.op, () =>
+      sendWithEpoch(this.epochs, hostId, (epoch) => {
+        const request = { ...body, opId: ctx.opId, deadline: Date.now() + op.timeoutMs, ...epoch } as Req;
+        return this.rpc.call(subjects.agent(hostId, op.op), op, request, { requestId: ctx.requestId });
+      }),
+    );
   }
 }

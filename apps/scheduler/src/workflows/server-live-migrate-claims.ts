@@ -9,20 +9,16 @@
  * source claim: the two hosts hold the server at once until the move commits, which in ONE
  * transaction drops the source claim, hands the destination's to the server and moves its host.
  * A failed or aborted migration releases the destination's claim.
- *
- * Lock order as every placement writer: the group row, the server row, then host rows.
+ * The choosing and claiming is MoveClaims' (move-claims.ts), shared with cold migration and evacuation.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { NoValidHostError, TaskState } from '@nubo/contracts';
+import { TaskState } from '@nubo/contracts';
 import { LiveMigrationRecord, LiveMigrationState, setLiveMigration, sinceCreated } from '@nubo/database';
 import { DataSource, EntityManager } from 'typeorm';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
-import { FAILOVER_RESERVE_KEY } from '../placement/filters/failover-reserve.host-filter';
-import { claimOnHost, freeAllocations } from '../placement/host-usage';
 import { PlacementService } from '../placement/placement.service';
-import { HostCandidate, PlacementRequest } from '../placement/placement-types';
 import { DEFAULT_SCHEDULING, buildPipeline } from '../placement/scheduling-config';
-import { Pipeline, schedule } from '../placement/scheduling-pipeline';
+import { ClaimGone, ClaimSteps, MoveClaims } from './move-claims';
 import { PlacementInput } from './placement-input';
 
 /** The destination claimed, and the migration's state as the claim wrote it. */
@@ -31,23 +27,16 @@ export interface Claimed {
   live: LiveMigrationState;
 }
 
-/** Thrown inside the claim transaction to roll it back. */
-class Retry extends Error {}
-class Gone extends Error {}
-
-const ATTEMPTS = 10;
-
 @Injectable()
 export class LiveMigrateClaims {
-  private readonly logger = new Logger(LiveMigrateClaims.name);
-  private readonly pipeline: Pipeline;
+  private readonly claims: MoveClaims;
 
   constructor(
-    @Inject(DataSource) private readonly db: DataSource,
-    @Inject(PlacementService) private readonly placement: PlacementService,
+    @Inject(DataSource) db: DataSource,
+    @Inject(PlacementService) placement: PlacementService,
     @Inject(SCHEDULER_CONFIG) config: Partial<SchedulerConfig>,
   ) {
-    this.pipeline = buildPipeline({ ...DEFAULT_SCHEDULING, ...config });
+    this.claims = new MoveClaims(db, placement, buildPipeline({ ...DEFAULT_SCHEDULING, ...config }), new Logger(LiveMigrateClaims.name));
   }
 
   /**
@@ -57,88 +46,29 @@ export class LiveMigrateClaims {
    * forced, why the requested host cannot take the server).
    */
   async claim(m: LiveMigrationRecord, input: PlacementInput | undefined, o: { timings?: Record<string, number> } = {}): Promise<Claimed | 'gone'> {
-    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-      try {
-        return await this.db.transaction((tx) => {
-          if (m.forceDestination && m.requestedHost) return this.claimForced(tx, m, m.requestedHost, o.timings);
-          if (!input) throw new Error(`live migration ${m.id}: a placement input is needed to choose its destination`);
-          return this.tryClaim(tx, m, input, o.timings);
-        });
-      } catch (error) {
-        if (error instanceof Gone) return 'gone';
-        if (!(error instanceof Retry)) throw error;
-      }
-    }
-    throw new Error(`the destination claim of migration ${m.id} lost ${ATTEMPTS} races in a row`);
+    const c = { serverId: m.serverId, consumerId: m.id, flavor: m.flavor };
+    const steps: ClaimSteps<LiveMigrationState> = { lockServer: (tx) => this.lockServer(tx, m), record: (tx, hostId) => this.record(tx, m, hostId, o.timings) };
+    const claimed = await this.claims.transaction(`the destination claim of migration ${m.id}`, (tx) => {
+      if (m.forceDestination && m.requestedHost) return this.claims.forced(tx, c, m.requestedHost, steps, () => this.whyNot(tx, m.requestedHost!, m));
+      if (!input) throw new Error(`live migration ${m.id}: a placement input is needed to choose its destination`);
+      return this.claims.chosen(tx, c, { serverId: m.serverId, ...input, forcedHost: m.requestedHost, excludedHosts: [m.sourceHost] }, steps);
+    });
+    return claimed === 'gone' ? 'gone' : { hostId: claimed.hostId, live: claimed.recorded };
   }
 
-  private async tryClaim(tx: EntityManager, m: LiveMigrationRecord, input: PlacementInput, timings?: Record<string, number>): Promise<Claimed> {
-    const group = await this.lockGroup(tx, m.serverId);
-    await this.lockServer(tx, m);
-    const request: PlacementRequest = {
-      serverId: m.serverId,
-      ...input,
-      forcedHost: m.requestedHost,
-      excludedHosts: [m.sourceHost],
-      ...(group ? { group } : {}),
-    };
-    let hosts = await this.placement.hosts.get({ fresh: true });
-    let chosen = this.decide(hosts, request);
-    const reserves = chosen.aggregates.filter((a) => a.metadata[FAILOVER_RESERVE_KEY] === 'true').map((a) => a.id).sort();
-    if (reserves.length) {
-      // The N+1 reserve is a rule over the aggregate: decided again on numbers read after its lock.
-      for (const id of reserves) await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nubo-failover-reserve:${id}`]);
-      hosts = await this.placement.hosts.get({ fresh: true });
-      chosen = this.decide(hosts, request);
-    }
-    const usage = await claimOnHost(tx, chosen.id, m.flavor, 1);
-    if (!usage) throw new Retry();
-    const [meta]: Array<{ version: string }> = await tx.query(`SELECT version::text AS version FROM compute.placement_metadata WHERE id = 1`);
-    if (meta && meta.version !== this.placement.hosts.metadataVersion(hosts)) throw new Retry();
-    await tx.query(`INSERT INTO compute.allocations (consumer_id, host_id, vcpus, ram_mb, disk_gb) VALUES ($1, $2, $3, $4, $5)`, [
-      m.id,
-      chosen.id,
-      m.flavor.vcpus,
-      m.flavor.ramMb,
-      m.flavor.diskGb,
-    ]);
-    const live = await this.record(tx, m, chosen.id, timings);
-    this.placement.hosts.patch(chosen.id, usage);
-    this.logger.log(`live migration ${m.id} of server ${m.serverId}: destination ${chosen.id} claimed`);
-    return { hostId: chosen.id, live };
-  }
-
-  /** Forced: no filter, no weigher; the requested host's capacity is claimed (it must be up and fit). */
-  private async claimForced(tx: EntityManager, m: LiveMigrationRecord, hostId: string, timings?: Record<string, number>): Promise<Claimed> {
-    await this.lockServer(tx, m);
-    const usage = await claimOnHost(tx, hostId, m.flavor, 1);
-    if (!usage) throw new NoValidHostError(await this.whyNot(tx, hostId, m));
-    await tx.query(`INSERT INTO compute.allocations (consumer_id, host_id, vcpus, ram_mb, disk_gb) VALUES ($1, $2, $3, $4, $5)`, [
-      m.id,
-      hostId,
-      m.flavor.vcpus,
-      m.flavor.ramMb,
-      m.flavor.diskGb,
-    ]);
-    const live = await this.record(tx, m, hostId, timings);
-    this.placement.hosts.patch(hostId, usage);
-    this.logger.log(`live migration ${m.id} of server ${m.serverId}: forced destination ${hostId} claimed (filters skipped)`);
-    return { hostId, live };
-  }
-
-  /** The server row, locked; Gone unless it is still migrating from the source. */
+  /** The server row, locked; ClaimGone unless it is still migrating from the source. */
   private async lockServer(tx: EntityManager, m: LiveMigrationRecord): Promise<void> {
     const server = await tx.query(
       `SELECT 1 FROM compute.servers WHERE id = $1 AND task_state = $2 AND host_id = $3 AND deleted_at IS NULL FOR UPDATE`,
       [m.serverId, TaskState.Migrating, m.sourceHost],
     );
-    if (server.length === 0) throw new Gone();
+    if (server.length === 0) throw new ClaimGone();
   }
 
-  /** queued -> preparing with the destination, unless an admin asked for an abort meanwhile (Gone: the claim rolls back). */
+  /** queued -> preparing with the destination, unless an admin asked for an abort meanwhile (ClaimGone: the claim rolls back). */
   private async record(tx: EntityManager, m: LiveMigrationRecord, hostId: string, timings?: Record<string, number>): Promise<LiveMigrationState> {
     const live: LiveMigrationState = { ...m.live, step: 'claimed', timings: { ...timings, ...m.live.timings, claimed: sinceCreated(m) } };
-    if (!(await setLiveMigration(tx, m.id, ['queued'], 'preparing', { destHost: hostId, live, unlessAborted: true }))) throw new Gone();
+    if (!(await setLiveMigration(tx, m.id, ['queued'], 'preparing', { destHost: hostId, live, unlessAborted: true }))) throw new ClaimGone();
     return live;
   }
 
@@ -149,12 +79,6 @@ export class LiveMigrateClaims {
     if (host.state !== 'up') return `Compute service of ${hostId} is unavailable at this time (${host.state}).`;
     const f = m.flavor;
     return `Unable to migrate instance (${m.serverId}) to host (${hostId}): not enough free vCPU, RAM or disk for ${f.vcpus} vCPU, ${f.ramMb} MB RAM, ${f.diskGb} GB disk.`;
-  }
-
-  private decide(hosts: ReadonlyArray<HostCandidate>, request: PlacementRequest): HostCandidate {
-    const { ranked, explanation } = schedule(hosts, request, this.pipeline, { limit: 1 });
-    if (!ranked[0]) throw new NoValidHostError(explanation.noValidHost ?? 'There are not enough hosts available.');
-    return ranked[0];
   }
 
   /**
@@ -168,31 +92,12 @@ export class LiveMigrateClaims {
       [m.serverId, m.sourceHost, m.destHost, TaskState.Migrating],
     );
     if (moved[1] !== 1) return false;
-    const freed = await freeAllocations(tx, `consumer_id = $1`, [m.serverId]);
-    await tx.query(`UPDATE compute.allocations SET consumer_id = $2 WHERE consumer_id = $1`, [m.id, m.serverId]);
-    for (const host of freed) this.placement.hosts.patch(host.id, host);
+    await this.claims.handOver(tx, { serverId: m.serverId, consumerId: m.id });
     return true;
   }
 
   /** A failed or aborted migration: the destination's claim goes. Idempotent. */
-  async release(tx: EntityManager, m: LiveMigrationRecord): Promise<void> {
-    const freed = await freeAllocations(tx, `consumer_id = $1`, [m.id]);
-    for (const host of freed) this.placement.hosts.patch(host.id, host);
-  }
-
-  /** The server's group (locked) and where its other members are (two statements: see PlacementService.lockGroup). */
-  private async lockGroup(tx: EntityManager, serverId: string): Promise<PlacementRequest['group']> {
-    const rows: Array<{ id: string; policy: NonNullable<PlacementRequest['group']>['policy'] }> = await tx.query(
-      `SELECT g.id, g.policy FROM compute.server_group_members m JOIN compute.server_groups g ON g.id = m.group_id
-        WHERE m.server_id = $1 FOR UPDATE OF g`,
-      [serverId],
-    );
-    if (rows.length === 0) return undefined;
-    const members: Array<{ host_id: string }> = await tx.query(
-      `SELECT s.host_id FROM compute.server_group_members m JOIN compute.servers s ON s.id = m.server_id
-        WHERE m.group_id = $1 AND s.id <> $2 AND s.host_id IS NOT NULL AND s.deleted_at IS NULL`,
-      [rows[0].id, serverId],
-    );
-    return { policy: rows[0].policy, memberHosts: members.map((r) => r.host_id) };
+  release(tx: EntityManager, m: LiveMigrationRecord): Promise<void> {
+    return this.claims.release(tx, m.id);
   }
 }

@@ -1,5 +1,6 @@
-import { ConflictError, MigrationStatusReply, MigrationProgressEvent, TimeoutError } from '@nubo/contracts';
+import { CommandRefusal, CommandRefusedError, ConflictError, MigrationStatusReply, MigrationProgressEvent, TimeoutError } from '@nubo/contracts';
 import { RpcClient } from '@nubo/messaging';
+import { HostEpochs } from '../hosts/host-epochs';
 import { AgentRetry } from './agent-retry';
 import { LiveMigrationRpc } from './server-live-migrate-rpc';
 
@@ -43,6 +44,33 @@ describe(LiveMigrationRpc.name, () => {
       const { calls, live } = setup(async () => Promise.reject(new ConflictError('server s1 is not on this host')));
       await expect(live.status('h1', ref, ctx)).rejects.toBeInstanceOf(ConflictError);
       expect(calls).toHaveLength(1);
+    });
+  });
+
+  describe('commands', () => {
+    /** A HostEpochs over a fake lease table: `epochs` is read once per send. */
+    const epochsFrom = (epochs: number[]) => {
+      const db = { query: jest.fn(async () => [{ epoch: String(epochs.shift()) }]) };
+      return new HostEpochs(db as never);
+    };
+    const passThrough = { call: jest.fn((_h: string, _op: string, call: () => Promise<unknown>) => call()) } as unknown as AgentRetry;
+
+    it("carry the host's current lease epoch, and are sent again with a newer one the agent holds", async () => {
+      const sent: Array<Record<string, unknown>> = [];
+      const rpc = {
+        call: jest.fn(async (_subject: string, _op: unknown, request: Record<string, unknown>) => {
+          sent.push(request);
+          if (request.epoch === 7) throw new CommandRefusedError(CommandRefusal.StaleEpoch, 'stale', {});
+          return { cleaned: true };
+        }),
+      } as unknown as RpcClient;
+      const live = new LiveMigrationRpc(rpc, passThrough, epochsFrom([7, 8]));
+      await expect(live.cleanupSource('h1', ref, ctx)).resolves.toEqual({ cleaned: true });
+      expect(sent.map((r) => [r.epoch, r.opId, r.serverId])).toEqual([
+        [7, 'live-migrate-m1', 's1'],
+        [8, 'live-migrate-m1', 's1'],
+      ]);
+      expect(sent.every((r) => typeof r.deadline === 'number')).toBe(true);
     });
   });
 

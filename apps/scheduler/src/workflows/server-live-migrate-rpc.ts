@@ -1,10 +1,10 @@
 /**
  * The calls a live migration makes: the agents' migration primitives (live-migration.contract.ts,
- * each with the migration's operation id and a deadline, sent again while the agent does not
- * answer: AgentRetry) and the network service's port moves (network-migration.contract.ts); and
+ * each with the migration's operation id, a deadline and the host's lease epoch, sent again
+ * while the agent does not answer: AgentRetry) and the network service's port moves (network-migration.contract.ts); and
  * the progress events it publishes (live-migration-events.contract.ts).
  */
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import {
   AgentMigrationOps,
   MigrationAdjustRequest,
@@ -20,6 +20,7 @@ import {
   subjects,
 } from '@nubo/contracts';
 import { RpcClient } from '@nubo/messaging';
+import { HostEpochs, sendWithEpoch } from '../hosts/host-epochs';
 import { AgentRetry } from './agent-retry';
 
 export type LiveCtx = { opId: string; requestId: string };
@@ -32,6 +33,7 @@ export class LiveMigrationRpc {
   constructor(
     @Inject(RpcClient) private readonly rpc: RpcClient,
     @Inject(AgentRetry) private readonly retry: AgentRetry,
+    @Optional() @Inject(HostEpochs) private readonly epochs?: HostEpochs,
   ) {}
 
   prepare(hostId: string, body: Omit<MigrationPrepareRequest, 'opId' | 'deadline'>, ctx: LiveCtx): Promise<MigrationPrepareReply> {
@@ -91,9 +93,11 @@ export class LiveMigrationRpc {
   }
 
   private agent<Req, Res>(hostId: string, op: RpcContract<Req, Res>, body: Omit<Req, 'opId' | 'deadline'>, ctx: LiveCtx): Promise<Res> {
-    return this.retry.call(hostId, op.op, () => {
-      const request = { ...body, opId: ctx.opId, deadline: Date.now() + op.timeoutMs } as Req;
-      return this.rpc.call(subjects.agent(hostId, op.op), op, request, { requestId: ctx.requestId });
-    });
+    return this.retry.call(hostId, op.op, () =>
+      sendWithEpoch(this.epochs, hostId, (epoch) => {
+        const request = { ...body, opId: ctx.opId, deadline: Date.now() + op.timeoutMs, ...epoch } as Req;
+        return this.rpc.call(subjects.agent(hostId, op.op), op, request, { requestId: ctx.requestId });
+      }),
+    );
   }
 }

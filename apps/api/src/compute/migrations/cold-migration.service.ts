@@ -7,7 +7,7 @@
  * move ends in VERIFY_RESIZE, and confirmResize / revertResize (ServerResizeService) finish it.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ConflictError, TaskState, TimeoutError, jobId } from '@nubo/contracts';
+import { ConflictError, TaskState } from '@nubo/contracts';
 import { ServerEntity, insertColdMigration, recordAction } from '@nubo/database';
 import { JobQueue } from '@nubo/jobs';
 import { randomUUID } from 'node:crypto';
@@ -15,6 +15,7 @@ import { DataSource } from 'typeorm';
 import { AuthContext } from '../../common/auth-context';
 import { requireAdmin } from '../shared/nova-policy';
 import { MIGRATE_ACTION, MIGRATE_FROM, parseMigrate } from './cold-migrate-request';
+import { enqueueMove } from './enqueue-move';
 
 @Injectable()
 export class ColdMigrationService {
@@ -61,17 +62,15 @@ export class ColdMigrationService {
       });
       await recordAction(tx, { serverId: server.id, projectId: server.projectId, userId: auth.userId, action: MIGRATE_ACTION, requestId });
     });
-    try {
-      await this.jobs.enqueue('server.cold-migrate', { serverId: server.id, requestId, migrationId }, { jobId: jobId('server.cold-migrate', server.id, requestId) });
-    } catch (error) {
-      // Not queued: the server and its record go back to where they were.
-      await this.db.transaction(async (tx) => {
-        await tx.query(`UPDATE compute.servers SET task_state = NULL WHERE id = $1 AND task_state = $2`, [server.id, TaskState.ResizePrep]);
-        await tx.query(`UPDATE compute.migrations SET status = 'error', updated_at = now() WHERE id = $1 AND status = 'pre-migrating'`, [migrationId]);
-      });
-      this.logger.error(`could not enqueue the cold migration of ${server.id}: ${(error as Error).message}`);
-      throw new TimeoutError('The job queue is unavailable; the migration was not started. Try again.');
-    }
+    await enqueueMove(this.db, this.jobs, this.logger, {
+      job: 'server.cold-migrate',
+      what: 'migration',
+      serverId: server.id,
+      migrationId,
+      requestId,
+      taskState: TaskState.ResizePrep,
+      recordStatus: 'pre-migrating',
+    });
     this.logger.log(`cold migration of server ${server.id} from ${source} queued migrationId=${migrationId} requestId=${requestId}`);
     return { status: 202 };
   }

@@ -5,7 +5,7 @@
  * scheduler's poll loop honours), and the migration lists. Admins only, as Nova's policies.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ConflictError, NotFoundError, TaskState, TimeoutError, ValidationError, VmState, jobId } from '@nubo/contracts';
+import { ConflictError, NotFoundError, TaskState, ValidationError, VmState } from '@nubo/contracts';
 import {
   LiveMigrationRecord,
   ServerEntity,
@@ -20,6 +20,7 @@ import { DataSource } from 'typeorm';
 import { AuthContext } from '../../common/auth-context';
 import { requireAdmin } from '../shared/nova-policy';
 import { serverStorage } from '../shared/server-storage';
+import { enqueueMove } from './enqueue-move';
 import { LIVE_MIGRATE_ACTION, parseLiveMigrate } from './live-migrate-request';
 
 /** Nova's check_instance_state for live migration. */
@@ -92,16 +93,15 @@ export class LiveMigrationService {
       });
       await recordAction(tx, { serverId: server.id, projectId: server.projectId, userId: auth.userId, action: 'live-migration', requestId });
     });
-    try {
-      await this.jobs.enqueue('server.live-migrate', { serverId: server.id, requestId, migrationId }, { jobId: jobId('server.live-migrate', server.id, requestId) });
-    } catch (error) {
-      await this.db.transaction(async (tx) => {
-        await tx.query(`UPDATE compute.servers SET task_state = NULL WHERE id = $1 AND task_state = $2`, [server.id, TaskState.Migrating]);
-        await tx.query(`UPDATE compute.migrations SET status = 'error', updated_at = now() WHERE id = $1 AND status = 'queued'`, [migrationId]);
-      });
-      this.logger.error(`could not enqueue the live migration of ${server.id}: ${(error as Error).message}`);
-      throw new TimeoutError('The job queue is unavailable; the live migration was not started. Try again.');
-    }
+    await enqueueMove(this.db, this.jobs, this.logger, {
+      job: 'server.live-migrate',
+      what: 'live migration',
+      serverId: server.id,
+      migrationId,
+      requestId,
+      taskState: TaskState.Migrating,
+      recordStatus: 'queued',
+    });
     this.logger.log(`live migration of server ${server.id} from ${source} queued migrationId=${migrationId} requestId=${requestId}`);
     return { status: 202 };
   }
