@@ -10,7 +10,7 @@ import { OpenStackClient } from '@nubo/client';
 import { tapName } from '@nubo/netlinks';
 import { execFileSync } from 'node:child_process';
 import { adminClient, eventually } from '../support/cloud';
-import { consoleOutput, testImageId, typeOnSerial, waitForConsole } from '../support/guest';
+import { guestAddress, guestSucceeds, testImageId, waitForConsole } from '../support/guest';
 import { NetworkIdRecorder } from '../support/network-leaks';
 import { TapCapture, framesMentioning, icmpBetween, startCapture } from '../support/tap-capture';
 import { Tenant, createTenant, deleteTenant } from '../support/tenants';
@@ -76,21 +76,9 @@ const M1_TINY = '1';
   };
   /** The server's one port (recorded for the leak check). */
   const portOf = async (id: string) => (await ids.portsOf(admin, id))[0];
-  const addressOf = async (id: string) => {
-    const log = await waitForConsole(admin, id, 'NUBO-GUEST: address');
-    return /NUBO-GUEST: address (\d+\.\d+\.\d+\.\d+)\/\d+/.exec(log)![1];
-  };
-  let pingNo = 0;
-  /** Pings from a guest's console; the verdict is computed by the guest's shell, so the echoed command line never matches it. */
-  const pings = async (from: string, host: string, to: string) => {
-    const marker = `PG${++pingNo}`;
-    await typeOnSerial(host, from, `ping -c 3 -W 2 ${to} >/dev/null 2>&1 && echo ${marker}=$((40+2)) || echo ${marker}=$((6+7))`);
-    const log = await eventually(`ping from ${from} to ${to}`, async () => {
-      const out = await consoleOutput(admin, from);
-      return out.includes(`${marker}=42`) || out.includes(`${marker}=13`) ? out : undefined;
-    }, 60_000);
-    return log.includes(`${marker}=42`);
-  };
+  const addressOf = (id: string) => guestAddress(admin, id);
+  /** Three pings from a guest's console: whether they got through. */
+  const pings = (from: string, host: string, to: string) => guestSucceeds(admin, host, from, `ping -c 3 -W 2 ${to} >/dev/null 2>&1`);
 
   it('gives two servers on two hosts their DHCP addresses, and they ping each other over VXLAN', async () => {
     const hosts = (await admin.hosts()).filter((h: { state: string }) => h.state === 'up').map((h: { id: string }) => h.id).sort();

@@ -62,3 +62,25 @@ export function lastMemwriterCounter(log: string): { counter: number; ok: boolea
   const last = matches.at(-1);
   return last ? { counter: Number(last[1]), ok: last[2] === 'ok' } : undefined;
 }
+
+let verdicts = 0;
+
+/**
+ * Runs a shell line on the guest's serial console and tells whether it succeeded. The verdict is
+ * computed by the guest's shell (`$((40+2))`), so the echoed command line never matches it.
+ */
+export async function guestSucceeds(api: OpenStackClient, hostId: string, serverId: string, line: string, timeoutMs = 60_000): Promise<boolean> {
+  const marker = `NV${++verdicts}`;
+  await typeOnSerial(hostId, serverId, `${line} && echo ${marker}=$((40+2)) || echo ${marker}=$((6+7))`);
+  const log = await eventually(`"${line}" on ${serverId}`, async () => {
+    const out = await consoleOutput(api, serverId);
+    return out.includes(`${marker}=42`) || out.includes(`${marker}=13`) ? out : undefined;
+  }, timeoutMs);
+  return log.includes(`${marker}=42`);
+}
+
+/** The IPv4 address the test guest took by DHCP (its "NUBO-GUEST: address a.b.c.d/n" line). */
+export async function guestAddress(api: OpenStackClient, serverId: string): Promise<string> {
+  const log = await waitForConsole(api, serverId, 'NUBO-GUEST: address');
+  return /NUBO-GUEST: address (\d+\.\d+\.\d+\.\d+)\/\d+/.exec(log)![1];
+}
