@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The all-in-one cloud: infrastructure, control plane and N compute hosts on one machine.
-# Usage: cloud.sh up [--no-demo] | down [--purge] | status | start-agent N | stop-agent N [--kill] | env
+# Usage: cloud.sh up [--no-demo] | down [--purge] | status | start-agent N | host-up N | stop-agent N [--kill] | start-scheduler N | stop-scheduler N [--kill] | env
 #
 # Each host N has its data plane in network namespace ${NUBO_CLOUD_NAME}-hN (QEMU runs there); the
 # hosts' underlay interfaces (ul0, 10.77.0.(10+N)/24) meet on a bridge in ${NUBO_CLOUD_NAME}-fab.
@@ -89,17 +89,7 @@ fabric_up() {
   ip -n "$FABRIC_NS" link show br0 >/dev/null 2>&1 || ip -n "$FABRIC_NS" link add br0 type bridge
   ip -n "$FABRIC_NS" link set lo up
   ip -n "$FABRIC_NS" link set br0 up
-  for ((i = 1; i <= NUBO_HOSTS; i++)); do
-    ns=$(host_ns "$i")
-    ip netns list | grep -qw "$ns" || ip netns add "$ns"
-    ip -n "$ns" link set lo up
-    if ! ip -n "$ns" link show ul0 >/dev/null 2>&1; then
-      ip link add ul0 netns "$ns" type veth peer name "h$i" netns "$FABRIC_NS"
-      ip -n "$ns" addr add "10.77.0.$((10 + i))/24" dev ul0
-    fi
-    ip -n "$FABRIC_NS" link set "h$i" master br0 up
-    ip -n "$ns" link set ul0 up
-  done
+  for ((i = 1; i <= NUBO_HOSTS; i++)); do host_link_up "$i"; done
   # The network node (the network service's DHCP data plane) on the same underlay, 10.77.0.2.
   ns=$(net_ns)
   ip netns list | grep -qw "$ns" || ip netns add "$ns"
@@ -124,6 +114,30 @@ fabric_up() {
   ip -n "$ext" link set ext0 up
   # QEMU opens its taps as nubo-qemu: /dev/net/tun must be open to all (Debian's default mode).
   chmod 0666 /dev/net/tun
+}
+
+# Host N's namespace and its underlay veth (ul0 there, hN on the fabric bridge); idempotent.
+host_link_up() { # N
+  local i=$1 ns
+  ns=$(host_ns "$i")
+  ip netns list | grep -qw "$ns" || ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  if ! ip -n "$ns" link show ul0 >/dev/null 2>&1; then
+    # A fabric end whose host namespace was deleted under it (host-up) goes before its new pair.
+    ip -n "$FABRIC_NS" link del "h$i" 2>/dev/null || true
+    ip link add ul0 netns "$ns" type veth peer name "h$i" netns "$FABRIC_NS"
+    ip -n "$ns" addr add "10.77.0.$((10 + i))/24" dev ul0
+  fi
+  ip -n "$FABRIC_NS" link set "h$i" master br0 up
+  ip -n "$ns" link set ul0 up
+}
+
+# A host back after its namespace vanished (a machine replaced): namespace, underlay, agent.
+host_up() { # N
+  [[ $1 =~ ^[1-9][0-9]?$ ]] || die "host number expected, got '$1'"
+  require_root
+  host_link_up "$1"
+  start_agent "$1"
 }
 
 net_ns() { echo "$NUBO_CLOUD_NAME-net"; }
@@ -159,6 +173,21 @@ start_agent() { # N
   mkdir -p "$NUBO_STATE_DIR/hosts/h$1" "$(shared_dir)"
   # shellcheck disable=SC2046
   start_service "agent-h$1" apps/compute-agent/src/main.js $(agent_env "$1")
+}
+
+# Scheduler N: 1 is `scheduler` (started by `up`); more (scheduler-N, health port base + 20 + N)
+# run beside it with the same settings, as standbys of the failover controller's leader lock.
+scheduler_name() { # N
+  [[ $1 =~ ^[1-9][0-9]?$ ]] || die "scheduler number expected, got '$1'"
+  if [ "$1" = 1 ]; then echo scheduler; else echo "scheduler-$1"; fi
+}
+
+start_scheduler() { # N
+  local name port=$((NUBO_HEALTH_PORT_BASE + 1))
+  name=$(scheduler_name "$1")
+  [ "$1" = 1 ] || port=$((NUBO_HEALTH_PORT_BASE + 20 + $1))
+  # The all-in-one's hosts are namespaces: fencing one kills everything in it (fencing/netns-fence.driver.ts).
+  start_service "$name" apps/scheduler/src/main.js NUBO_HEALTH_PORT="$port" NUBO_FENCE_DRIVER="${NUBO_FENCE_DRIVER:-netns}"
 }
 
 wait_healthy() {
@@ -204,8 +233,7 @@ up() {
   fabric_up
   local h=$NUBO_HEALTH_PORT_BASE
   start_service api apps/api/src/main.js NUBO_API_PORT="$NUBO_API_PORT"
-  # The all-in-one's hosts are namespaces: fencing one kills everything in it (fencing/netns-fence.driver.ts).
-  start_service scheduler apps/scheduler/src/main.js NUBO_HEALTH_PORT=$((h + 1)) NUBO_FENCE_DRIVER="${NUBO_FENCE_DRIVER:-netns}"
+  start_scheduler 1
   start_service network apps/network/src/main.js NUBO_HEALTH_PORT=$((h + 2)) \
     NUBO_NETWORK_NODE_UNDERLAY_IP=10.77.0.2 NUBO_NETWORK_NODE_NETNS="$(net_ns)" NUBO_NETWORK_NODE_PHYSICAL_INTERFACES=ext:extp NUBO_NETWORK_STATE_DIR="$NUBO_STATE_DIR/network"
   start_service image-store apps/image-store/src/main.js NUBO_HEALTH_PORT=$((h + 3))
@@ -230,12 +258,16 @@ up() {
 down() {
   local i
   for f in "$RUN_DIR"/agent-h*.pid; do [ -e "$f" ] && stop_service "$(basename "$f" .pid)"; done
+  for f in "$RUN_DIR"/scheduler-*.pid; do [ -e "$f" ] && stop_service "$(basename "$f" .pid)"; done
   for name in api scheduler network image-store; do stop_service "$name"; done
   fabric_down
   # QEMU processes outside namespaces (none expected) of this cloud's hosts: by their state dir.
   pkill -KILL -f "qemu-system-x86_64.*$NUBO_STATE_DIR/hosts/" 2>/dev/null || true
   if [ "${1:-}" = "--purge" ]; then
-    bash "$NUBO_ROOT/deploy/infra.sh" drop-db "$DB_NAME" 2>/dev/null || true
+    # The database goes too when the infrastructure was stopped first (a killed test run): a stale
+    # one would hand its servers to the next cloud of this name.
+    bash "$NUBO_ROOT/deploy/infra.sh" start >/dev/null
+    bash "$NUBO_ROOT/deploy/infra.sh" drop-db "$DB_NAME" || log "could not drop database $DB_NAME: the next cloud of this name inherits it"
     rm -rf "$NUBO_STATE_DIR/hosts" "$(shared_dir)" "$RUN_DIR" "$NUBO_STATE_DIR/cloud.env"
   else
     rm -rf "$RUN_DIR"
@@ -246,7 +278,7 @@ down() {
 status() {
   local name
   bash "$NUBO_ROOT/deploy/infra.sh" status
-  for name in api scheduler network image-store $(cd "$RUN_DIR" 2>/dev/null && ls agent-h*.pid 2>/dev/null | sed 's/.pid$//'); do
+  for name in api scheduler network image-store $(cd "$RUN_DIR" 2>/dev/null && ls scheduler-*.pid agent-h*.pid 2>/dev/null | sed 's/.pid$//'); do
     pid_alive "$RUN_DIR/$name.pid" && echo "$name: up (pid $(cat "$RUN_DIR/$name.pid"))" || echo "$name: down"
   done
   ip netns list | awk '{print $1}' | grep -E "^$NUBO_CLOUD_NAME-" | sed 's/^/netns: /'
@@ -257,7 +289,10 @@ case "${1:-}" in
   down) down "${2:-}" ;;
   status) status ;;
   start-agent) start_agent "${2:?host number}" ;;
+  host-up) host_up "${2:?host number}" ;;
   stop-agent) stop_service "agent-h${2:?host number}" "$([ "${3:-}" = --kill ] && echo KILL || echo TERM)" ;;
+  start-scheduler) start_scheduler "${2:?scheduler number}" ;;
+  stop-scheduler) name=$(scheduler_name "${2:?scheduler number}") && stop_service "$name" "$([ "${3:-}" = --kill ] && echo KILL || echo TERM)" ;;
   env) cat "$NUBO_STATE_DIR/openrc" ;;
-  *) echo "usage: $0 up [--no-demo] | down [--purge] | status | start-agent N | stop-agent N [--kill] | env" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--no-demo] | down [--purge] | status | start-agent N | host-up N | stop-agent N [--kill] | start-scheduler N | stop-scheduler N [--kill] | env" >&2; exit 2 ;;
 esac

@@ -18,7 +18,7 @@ import { hostNs, qemusOf, signalAgent } from '../support/host-faults';
 import { openrcEnv } from '../support/openrc';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** The agent's NUBO_AGENT_FENCE_TIMEOUT_MS (13 s) and a margin; the host is down after 10 s. */
+/** The agent's NUBO_AGENT_FENCE_TIMEOUT_MS (13 s) and a margin; the host is down after 6 s (NUBO_HOST_DOWN_AFTER_MS). */
 const FREEZE_MS = 14_500;
 
 /** QEMU processes in a host's namespace. */
@@ -114,7 +114,7 @@ describe('host fencing: an agent frozen past its lease', () => {
       (await db.query(`SELECT from_state, to_state, reason FROM compute.host_state_history WHERE host_id = $1 AND at >= to_timestamp($2 / 1000.0) ORDER BY id`, [host, t0])).rows,
     );
     expect(history).toEqual([
-      { from_state: 'up', to_state: 'down', reason: 'no heartbeat for more than 10000 ms' },
+      { from_state: 'up', to_state: 'down', reason: 'no heartbeat for more than 6000 ms' },
       { from_state: 'down', to_state: 'fenced', reason: expect.stringMatching(/^the agent fenced itself: no lease renewal for \d+ ms \(it allows 13000 ms\); killed 1 QEMU\(s\)$/) },
       { from_state: 'fenced', to_state: 'disabled', reason: expect.stringContaining('came back after the fence of epoch') },
     ]);

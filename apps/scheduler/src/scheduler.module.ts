@@ -37,6 +37,7 @@ import { ColdMigrateClaims } from './workflows/server-cold-migrate-claims';
 import { ColdMigrateRollback } from './workflows/server-cold-migrate-rollback';
 import { ColdMigrationRpc } from './workflows/server-cold-migrate-rpc';
 import { FAILOVER_TASKS, FailoverController, FailoverTask } from './failover/failover-controller';
+import { workflowLockOptions } from './failover/failover-config';
 import { HostEpochs } from './hosts/host-epochs';
 import { ServerEvacuateWorkflow } from './workflows/server-evacuate.workflow';
 import { EvacuateClaims } from './workflows/server-evacuate-claims';
@@ -65,7 +66,12 @@ class WorkflowRunner implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     this.worker = new JobWorker(
-      { redisUrl: this.config.NUBO_REDIS_URL, prefix: `bull-${this.config.NUBO_CLOUD_NAME}`, concurrency: this.config.NUBO_SCHEDULER_CONCURRENCY },
+      {
+        redisUrl: this.config.NUBO_REDIS_URL,
+        prefix: `bull-${this.config.NUBO_CLOUD_NAME}`,
+        concurrency: this.config.NUBO_SCHEDULER_CONCURRENCY,
+        ...workflowLockOptions(this.config),
+      },
       {
         'server.create': (payload, job) => this.create.run(payload, job),
         'server.delete': (payload, job) => this.remove.run(payload, job),

@@ -95,6 +95,18 @@ export class TypedJobQueue<P extends object> {
   }
 }
 
+/**
+ * How soon a dead worker's jobs run elsewhere: a job's lock (renewed every lockDurationMs / 2 while
+ * its worker lives) must expire, then a stalled check (every stalledIntervalMs, on any worker)
+ * finds it, so a killed worker's jobs resume within about lockDurationMs + stalledIntervalMs.
+ * Shorter locks risk a live worker whose event loop stalls for lockDurationMs / 2 losing its job
+ * to another (handlers must be resumable anyway). Defaults: 30 s and 5 s.
+ */
+export interface WorkerLockOptions {
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+}
+
 export class TypedJobWorker<P extends object> {
   private readonly logger = new Logger(this.constructor.name);
   private worker?: Worker;
@@ -103,7 +115,7 @@ export class TypedJobWorker<P extends object> {
   constructor(
     private readonly queueName: string,
     jobNames: ReadonlyArray<keyof P & string>,
-    private readonly options: QueueOptions & { concurrency: number },
+    private readonly options: QueueOptions & { concurrency: number } & WorkerLockOptions,
     private readonly handlers: TypedJobHandlers<P>,
   ) {
     const missing = jobNames.filter((name) => typeof handlers[name] !== 'function');
@@ -117,8 +129,8 @@ export class TypedJobWorker<P extends object> {
       prefix: this.options.prefix,
       concurrency: this.options.concurrency,
       // A worker that dies mid-job leaves it stalled; another picks it up and resumes from PostgreSQL.
-      stalledInterval: 5_000,
-      lockDuration: 30_000,
+      stalledInterval: this.options.stalledIntervalMs ?? 5_000,
+      lockDuration: this.options.lockDurationMs ?? 30_000,
     });
     this.worker.on('failed', (job, error) =>
       this.logger.warn(`job ${job?.name} ${job?.id} attempt ${job?.attemptsMade} failed: ${error.message}`),
@@ -148,7 +160,7 @@ export class JobQueue extends TypedJobQueue<JobPayloads> {
 
 /** The scheduler's workflow worker: refuses to start without a handler for every JOB_NAMES entry. */
 export class JobWorker extends TypedJobWorker<JobPayloads> {
-  constructor(options: QueueOptions & { concurrency: number }, handlers: JobHandlers) {
+  constructor(options: QueueOptions & { concurrency: number } & WorkerLockOptions, handlers: JobHandlers) {
     super(QUEUES.workflows, JOB_NAMES, options, handlers);
   }
 }

@@ -41,7 +41,7 @@ const options = { stormPercent: 50, selfFenceMarginMs: 2_000, downAfterMs: 10_00
 describe(HostRecoveryTask.name, () => {
   beforeAll(() => Logger.overrideLogger(false));
 
-  it('fences a dead host, then evacuates its HA servers by priority, leaving the others and the open ones', async () => {
+  it('fences a dead host, then evacuates its HA servers by priority, leaving the others', async () => {
     const hosts = [
       { id: 'h1', state: 'down', lease_expired_for_ms: 500 },
       { id: 'h2', state: 'up', lease_expired_for_ms: -5_000 },
@@ -60,7 +60,26 @@ describe(HostRecoveryTask.name, () => {
     await task.run(ctx);
     expect(fence.fenced).toEqual(['h1']);
     expect(writes).toEqual(['fenced h1: fenced by test: off']);
-    expect(asked).toEqual(['high', 'low']);
+    // 'busy' is asked for too: its open record is kept and only its job queued again.
+    expect(asked).toEqual(['high', 'busy', 'low']);
+  });
+
+  it('as a new leader, queues again the job of an evacuation a dead leader recorded, then waits retryMs', async () => {
+    const hosts = [
+      { id: 'h1', state: 'fenced', lease_expired_for_ms: 9_000 },
+      { id: 'h2', state: 'up', lease_expired_for_ms: -5_000 },
+      { id: 'h3', state: 'up', lease_expired_for_ms: -5_000 },
+    ];
+    const { ctx } = session(hosts, [{ id: 'orphan', host_id: 'h1', flavor_specs: { 'nubo:ha': 'true' }, metadata: {}, open_evacuation: true }]);
+    const asked: string[] = [];
+    const evacuations = { evacuate: async (id: string) => (asked.push(id), { migrationId: 'm-recorded-by-the-dead-leader', created: false }) };
+    const fence = driver(true);
+    const task = new HostRecoveryTask(fence, evacuations, { ...options, retryMs: 60_000 });
+    await task.run(ctx);
+    expect(asked).toEqual(['orphan']);
+    await task.run(ctx);
+    expect(asked).toEqual(['orphan']);
+    expect(fence.fenced).toEqual([]);
   });
 
   it('in a storm fences nothing (and evacuates nothing new)', async () => {

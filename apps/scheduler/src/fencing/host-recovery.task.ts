@@ -5,7 +5,9 @@
  * the reason (through the leader session: a deposed leader writes nothing), and evacuates the HA
  * servers of fenced hosts, highest `nubo:ha_priority` first (EvacuationService: one open
  * evacuation per server, so a new leader resumes without doing any twice). A server with no room
- * anywhere is asked for again every NUBO_FAILOVER_RETRY_MS: its evacuation record says why.
+ * anywhere is asked for again every NUBO_FAILOVER_RETRY_MS: its evacuation record says why. So is
+ * one with an open evacuation (the ask re-queues its job under the same id, a no-op while the job
+ * exists): a leader killed between writing the record and queueing the job left it with none.
  */
 import { Logger } from '@nestjs/common';
 import { HostState, haOf } from '@nubo/contracts';
@@ -122,11 +124,13 @@ export class HostRecoveryTask implements FailoverTask {
       .filter((s) => s.ha)
       .sort((a, b) => b.priority - a.priority || a.id.localeCompare(b.id));
     for (const s of ha) {
-      // An open one is running; a failed one (no room) is asked for again after retryMs.
-      if (s.open_evacuation || !this.due(`server:${s.id}`)) continue;
+      // A failed one (no room) is asked for again after retryMs; an open one has its job re-queued
+      // (this leader's first tick resumes what a dead leader recorded but never queued).
+      if (!this.due(`server:${s.id}`)) continue;
       try {
         const ticket = await this.evacuations.evacuate(s.id, { reason: `host ${s.host_id} fenced: automatic recovery (priority ${s.priority})` });
         if (ticket.created) this.logger.log(`recovering HA server ${s.id} (priority ${s.priority}) from fenced host ${s.host_id}`);
+        else if (s.open_evacuation) this.logger.debug(`HA server ${s.id}: evacuation ${ticket.migrationId} open, its job queued (again)`);
       } catch (error) {
         this.logger.warn(`HA server ${s.id} on fenced host ${s.host_id} not recovered yet: ${(error as Error).message}`);
       }

@@ -1,7 +1,7 @@
 /**
  * The all-in-one fence driver against the real kernel: a namespace of this test's own with a
  * veth and two processes in it plays a host, a process in the root namespace its agent; fencing
- * it kills all three (not another host's agent), keeps its links, and is confirmed; fencing it again (or a namespace that does not exist) confirms again.
+ * it kills all three (not another host's agent), keeps its links, and is confirmed; fencing it again confirms again; fencing a namespace that does not exist kills its agent, then confirms.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { NetnsFenceDriver } from './netns-fence.driver';
@@ -61,7 +61,11 @@ function alive(pid: number): boolean {
     await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode ? r(null) : c.once('exit', r)))));
 
     await expect(new NetnsFenceDriver().fence(NS)).resolves.toMatchObject({ confirmed: true });
-    await expect(new NetnsFenceDriver().fence(`${NS}-none`)).resolves.toMatchObject({ confirmed: true, detail: expect.stringMatching(/does not exist/) });
+    // A deleted namespace's agent lives on outside it: killed too before the fence is confirmed.
+    const orphan = spawn('sleep', ['600'], { stdio: 'ignore', env: { PATH: process.env.PATH, NUBO_AGENT_NETNS: `${NS}-none` } });
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(new NetnsFenceDriver().fence(`${NS}-none`)).resolves.toMatchObject({ confirmed: true, detail: expect.stringMatching(/does not exist: 1 process/) });
+    expect(alive(orphan.pid!)).toBe(false);
     await expect(new NetnsFenceDriver().fence('bad name')).resolves.toMatchObject({ confirmed: false });
   });
 });

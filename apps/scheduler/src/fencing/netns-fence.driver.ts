@@ -6,6 +6,9 @@
  * Confirmed when neither is left. The namespace and its links stay, as a powered-off machine's
  * cables do: the host's agent started again (cloud.sh start-agent) finds its underlay as it was.
  * (Deleting the links, as a first version did, left the host unreachable after its return.)
+ * A namespace deleted (`ip netns del`) is no longer listed, but its agent lives on outside it, and
+ * so may QEMUs the deletion orphaned: both carry the agent's environment, so they are found and
+ * killed the same way; the fence is confirmed only once none is left.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -59,11 +62,12 @@ export class NetnsFenceDriver implements FenceDriver {
   async fence(hostId: string): Promise<FenceResult> {
     const ns = (this.options.namespaceOf ?? ((id: string) => id))(hostId);
     if (!NETNS_NAME.test(ns)) return { confirmed: false, detail: `not a namespace name: ${JSON.stringify(ns)}` };
-    if (!(await this.exists(ns))) return { confirmed: true, detail: `namespace ${ns} does not exist: nothing runs there` };
+    // Unlisted, the namespace cannot be searched: its agent and its children are found by environment.
+    const present = await this.exists(ns);
     let killed = 0;
     const deadline = Date.now() + (this.options.confirmTimeoutMs ?? 5_000);
     for (;;) {
-      const pids = [...(await this.pids(ns)), ...(this.options.agentPids ?? agentPidsOf)(ns)];
+      const pids = [...(present ? await this.pids(ns) : []), ...(this.options.agentPids ?? agentPidsOf)(ns)];
       if (pids.length === 0) break;
       for (const pid of pids) {
         try {
@@ -76,6 +80,7 @@ export class NetnsFenceDriver implements FenceDriver {
       if (Date.now() > deadline) return { confirmed: false, detail: `namespace ${ns}: ${pids.length} process(es) survived SIGKILL` };
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    if (!present) return { confirmed: true, detail: `namespace ${ns} does not exist: ${killed} process(es) of its agent killed` };
     return { confirmed: true, detail: `namespace ${ns} powered off: ${killed} process(es) killed` };
   }
 
@@ -85,7 +90,14 @@ export class NetnsFenceDriver implements FenceDriver {
   }
 
   private async pids(ns: string): Promise<number[]> {
-    const out = await this.run('ip', ['netns', 'pids', ns]);
+    let out: string;
+    try {
+      out = await this.run('ip', ['netns', 'pids', ns]);
+    } catch (error) {
+      // Deleted while being fenced: nothing runs in it any more.
+      if (!(await this.exists(ns))) return [];
+      throw error;
+    }
     return out
       .split('\n')
       .map((line) => Number(line.trim()))
