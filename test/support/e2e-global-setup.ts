@@ -8,6 +8,9 @@ import { E2E, cloudScript } from './e2e-env';
 export default async function setup(): Promise<void> {
   const selected = process.argv.join(' ');
   if (/--selectProjects\s+(unit|integration)(\s|$)/.test(selected)) return;
+  // A run killed before its teardown leaves its cloud (processes, namespaces, database): the e2e
+  // cloud always starts from nothing.
+  execFileSync('bash', [cloudScript, 'down', '--purge'], { env: { ...process.env, ...E2E }, stdio: 'inherit' });
   execFileSync('bash', [cloudScript, 'up', '--no-demo'], { env: { ...process.env, ...E2E }, stdio: 'inherit' });
   // Specs kill and freeze agents on purpose: automatic failover would fence their hosts. The
   // failover specs turn it on for themselves (and off again).
