@@ -11,7 +11,14 @@ export default async function setup(): Promise<void> {
   // A run killed before its teardown leaves its cloud (processes, namespaces, database): the e2e
   // cloud always starts from nothing.
   execFileSync('bash', [cloudScript, 'down', '--purge'], { env: { ...process.env, ...E2E }, stdio: 'inherit' });
-  execFileSync('bash', [cloudScript, 'up', '--no-demo'], { env: { ...process.env, ...E2E }, stdio: 'inherit' });
+  try {
+    execFileSync('bash', [cloudScript, 'up', '--no-demo'], { env: { ...process.env, ...E2E }, stdio: 'inherit' });
+  } catch (error) {
+    // Jest runs no teardown after a failed setup: services left running would retry their
+    // connections to the stopped infrastructure (and may self-connect onto its ports).
+    execFileSync('bash', [cloudScript, 'down', '--purge'], { env: { ...process.env, ...E2E }, stdio: 'inherit' });
+    throw error;
+  }
   // Specs kill and freeze agents on purpose: automatic failover would fence their hosts. The
   // failover specs turn it on for themselves (and off again).
   // (Straight to PostgreSQL: a global setup runs without the path aliases, so no @nubo/client.)
