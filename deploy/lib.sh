@@ -78,7 +78,12 @@ wait_for_port() { # host port what seconds
   die "$3 did not open $1:$2"
 }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A zombie (killed, not yet reaped by pid 1) is not alive: a host powered off is started again at once.
+pid_alive() {
+  local pid
+  [ -f "$1" ] && pid=$(cat "$1") && kill -0 "$pid" 2>/dev/null || return 1
+  [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
+}
 
 # A random secret kept in a root-only file; created once.
 secret() { # name
