@@ -86,7 +86,8 @@ async function build(): Promise<string> {
       const from = vm.console.length;
       await vm.run('memwriter 8 4 &', /NUBO-MEMWRITER: started pid \d+ size 8 MiB rate 4 MiB\/s/);
       const report = /NUBO-MEMWRITER: counter (\d+) checksum [0-9a-f]{16} (\S+)/g;
-      await vm.waitFor(/(NUBO-MEMWRITER: counter [\s\S]*){3}/, { from });
+      // Three whole report lines (a third one still arriving would match a bare prefix).
+      await vm.waitFor(/(NUBO-MEMWRITER: counter \d+ checksum [0-9a-f]{16} \S+\r?\n[\s\S]*?){3}/, { from });
       const reports = [...vm.console.slice(from).matchAll(report)].map((m) => ({ counter: Number(m[1]), check: m[2] }));
       expect(reports.map((r) => r.check)).toEqual(reports.map(() => 'ok'));
       expect(reports[2].counter).toBeGreaterThan(reports[0].counter);
